@@ -1,0 +1,45 @@
+# The two commands: `make demo` and `make test`. Each builds .venv from the pinned constraints.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+DEMO_DIR := build/demo
+
+.PHONY: venv demo test lint format clean
+
+$(INSTALLED): pyproject.toml constraints.txt
+	$(PYTHON) -c 'import sys; sys.exit("loanapp needs Python 3.11+") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+venv: $(INSTALLED)
+
+demo: $(INSTALLED)
+	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
+	$(BIN)/loanapp --store $(DEMO_DIR)/store train --model logreg --out $(DEMO_DIR)/logreg.bin
+	$(BIN)/loanapp --store $(DEMO_DIR)/store train --model gbm --out $(DEMO_DIR)/gbm.bin
+	$(BIN)/loanapp --store $(DEMO_DIR)/store push $(DEMO_DIR)/logreg.bin --alias production
+	$(BIN)/loanapp --store $(DEMO_DIR)/store push $(DEMO_DIR)/gbm.bin
+	$(BIN)/loanapp --store $(DEMO_DIR)/store versions
+	$(BIN)/loanapp --store $(DEMO_DIR)/store promote $$(sha256sum $(DEMO_DIR)/gbm.bin | cut -c1-12)
+	$(BIN)/loanapp --store $(DEMO_DIR)/store rollback
+	$(BIN)/loanapp --store $(DEMO_DIR)/store history
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(INSTALLED)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# pytest exits 5 when it collects no test; that is a failure here, not a pass.
+test: lint
+	$(BIN)/pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .coverage

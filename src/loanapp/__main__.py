@@ -1,0 +1,5 @@
+"""`python -m loanapp` is the `loanapp` command."""
+
+from loanapp.cli import main
+
+main()

@@ -1,0 +1,266 @@
+"""Model artifacts: one file per model version, named by the SHA-256 of its bytes.
+
+An artifact is a zip archive with two members:
+
+- ``metadata.json``: what the model is (schema, classes, decision threshold, metrics, training data
+  hash, library versions, reference rows with their expected probabilities);
+- ``model.skops``: the fitted scikit-learn pipeline in skops format, which rebuilds objects from an
+  allow-list of types instead of executing pickled code.
+
+Reading follows one order, so that no unverified byte is ever deserialised: hash the bytes and
+compare with the expected version, then parse the JSON metadata, then refuse a scikit-learn version
+other than the installed one, then refuse any type outside the allow-list, then load the model and
+check that its reference rows still give the recorded probabilities.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import platform
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import metadata as package_metadata
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import sklearn
+import skops.io
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from loanapp.errors import (
+    ArtifactBehaviourError,
+    ArtifactFormatError,
+    ArtifactIntegrityError,
+    IncompatibleArtifactError,
+    InvalidInputError,
+    UntrustedArtifactError,
+)
+from loanapp.schema import FeatureValue, InputSchema
+
+ARTIFACT_FORMAT: Literal["loanapp-artifact/1"] = "loanapp-artifact/1"
+METADATA_MEMBER = "metadata.json"
+MODEL_MEMBER = "model.skops"
+# Fixed member timestamps: the archive's bytes, hence its version, depend on its content only.
+_ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+
+# Types skops does not trust by default but our pipelines legitimately contain. Anything else in an
+# artifact is refused by name, so a tampered or foreign model cannot smuggle in a callable.
+TRUSTED_TYPES = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TargetInfo(_Frozen):
+    """The outcome the model predicts. `predict_proba` columns follow `classes` in order."""
+
+    name: str
+    classes: tuple[str, str]
+    positive_class: str
+
+    @property
+    def positive_index(self) -> int:
+        """Column of `predict_proba` that holds the positive class."""
+        return self.classes.index(self.positive_class)
+
+
+class DecisionRule(_Frozen):
+    """How a probability becomes a label: positive when p(positive) >= threshold."""
+
+    threshold: float
+    rule: str
+    cost_of_default: float
+    cost_of_rejected_good: float
+
+
+class MetricSummary(_Frozen):
+    """Mean and standard deviation of one metric over cross-validation folds."""
+
+    mean: float
+    std: float
+
+
+class ConfusionMatrix(_Frozen):
+    """Counts at the decision threshold; positive = the positive class."""
+
+    true_negative: int
+    false_positive: int
+    false_negative: int
+    true_positive: int
+
+
+class Metrics(_Frozen):
+    """Evaluation of the model: k-fold CV on the training part and the held-out split."""
+
+    cross_validation: dict[str, MetricSummary]
+    holdout: dict[str, float]
+    holdout_confusion_matrix: ConfusionMatrix
+    train_rows: int
+    holdout_rows: int
+
+
+class TrainingData(_Frozen):
+    """Which data the model was fitted on."""
+
+    source: str
+    sha256: str
+    rows: int
+
+
+class ReferenceRows(_Frozen):
+    """Raw applicant rows and the probabilities the model gave them when it was trained."""
+
+    rows: tuple[dict[str, FeatureValue], ...]
+    probabilities: tuple[tuple[float, float], ...]
+    tolerance: float
+
+
+class ArtifactMetadata(_Frozen):
+    """Everything known about a model version besides its fitted parameters."""
+
+    format: Literal["loanapp-artifact/1"] = ARTIFACT_FORMAT
+    name: str
+    model_type: str
+    created_at: datetime
+    input_schema: InputSchema
+    target: TargetInfo
+    decision: DecisionRule
+    metrics: Metrics
+    training_data: TrainingData
+    training_options: dict[str, Any]
+    libraries: dict[str, str]
+    reference: ReferenceRows
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape a model's behaviour, as recorded in artifacts."""
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "skops": package_metadata.version("skops"),
+    }
+
+
+def compute_version(data: bytes) -> str:
+    """Version id of an artifact: the hex SHA-256 of its bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def check_version_id(version: str) -> str:
+    """Return `version` if it is a full hex SHA-256, else raise InvalidInputError."""
+    if len(version) != 64 or any(c not in "0123456789abcdef" for c in version):
+        raise InvalidInputError(
+            f"{version!r} is not a SHA-256 version id (64 lowercase hex digits)"
+        )
+    return version
+
+
+def verify_bytes(data: bytes, expected_version: str) -> None:
+    """Raise ArtifactIntegrityError unless `data` hashes to `expected_version`."""
+    actual = compute_version(data)
+    if actual != expected_version:
+        raise ArtifactIntegrityError(expected=expected_version, actual=actual)
+
+
+def build_artifact(estimator: Any, metadata: ArtifactMetadata) -> bytes:
+    """Serialise a fitted pipeline and its metadata into artifact bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for member, payload in (
+            (METADATA_MEMBER, metadata.model_dump_json(indent=2).encode()),
+            (MODEL_MEMBER, skops.io.dumps(estimator)),
+        ):
+            info = zipfile.ZipInfo(member, date_time=_ZIP_TIMESTAMP)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, payload)
+    return buffer.getvalue()
+
+
+def read_metadata(data: bytes, expected_version: str) -> ArtifactMetadata:
+    """Verify the bytes' hash, then parse the metadata; the model itself is not deserialised."""
+    verify_bytes(data, expected_version)
+    return _parse_metadata(_read_member(data, METADATA_MEMBER))
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A verified, deserialised model version, ready to predict."""
+
+    version: str
+    metadata: ArtifactMetadata
+    estimator: Any
+
+    def predict_proba(self, frame: pd.DataFrame) -> npt.NDArray[np.float64]:
+        """Class probabilities for each row, columns in `metadata.target.classes` order."""
+        return np.asarray(self.estimator.predict_proba(frame), dtype=np.float64)
+
+    def predict_rows(self, rows: list[dict[str, FeatureValue]]) -> npt.NDArray[np.float64]:
+        """Class probabilities for raw applicant rows (dicts of feature values)."""
+        return self.predict_proba(self.metadata.input_schema.to_frame(rows))
+
+
+def load_model(data: bytes, expected_version: str) -> LoadedModel:
+    """Verify, check and deserialise artifact bytes; raise an ArtifactError if anything is off."""
+    metadata = read_metadata(data, expected_version)
+    _check_compatible(metadata)
+    model_bytes = _read_member(data, MODEL_MEMBER)
+    try:
+        untrusted = [
+            t for t in skops.io.get_untrusted_types(data=model_bytes) if t not in TRUSTED_TYPES
+        ]
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
+        raise ArtifactFormatError(f"{MODEL_MEMBER} is not a skops file ({exc})") from exc
+    if untrusted:
+        raise UntrustedArtifactError(untrusted)
+    estimator = skops.io.loads(model_bytes, trusted=list(TRUSTED_TYPES))
+    loaded = LoadedModel(version=expected_version, metadata=metadata, estimator=estimator)
+    check_reference_rows(loaded)
+    return loaded
+
+
+def check_reference_rows(model: LoadedModel) -> None:
+    """Raise ArtifactBehaviourError unless the model reproduces its recorded probabilities."""
+    reference = model.metadata.reference
+    if not reference.rows:
+        return
+    actual = model.predict_rows(list(reference.rows))
+    difference = float(np.max(np.abs(actual - np.asarray(reference.probabilities))))
+    if not difference <= reference.tolerance:  # also catches NaN
+        raise ArtifactBehaviourError(max_difference=difference, tolerance=reference.tolerance)
+
+
+def _read_member(data: bytes, member: str) -> bytes:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return archive.read(member)
+    except zipfile.BadZipFile as exc:
+        raise ArtifactFormatError(f"not a zip archive ({exc})") from exc
+    except KeyError as exc:
+        raise ArtifactFormatError(f"member {member!r} is missing") from exc
+
+
+def _parse_metadata(raw: bytes) -> ArtifactMetadata:
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArtifactFormatError(f"{METADATA_MEMBER} is not JSON ({exc})") from exc
+    if not isinstance(document, dict) or document.get("format") != ARTIFACT_FORMAT:
+        found = document.get("format") if isinstance(document, dict) else None
+        raise ArtifactFormatError(f"format is {found!r}, expected {ARTIFACT_FORMAT!r}")
+    try:
+        return ArtifactMetadata.model_validate(document)
+    except ValidationError as exc:
+        raise ArtifactFormatError(f"{METADATA_MEMBER} is malformed: {exc}") from exc
+
+
+def _check_compatible(metadata: ArtifactMetadata) -> None:
+    trained_with = metadata.libraries.get("scikit-learn", "unknown")
+    if trained_with != sklearn.__version__:
+        raise IncompatibleArtifactError("scikit-learn", trained_with, sklearn.__version__)

@@ -1,0 +1,213 @@
+"""Every way loanapp can fail, as one small exception tree.
+
+    LoanappError                      500  base: an error of ours, with a message and an HTTP status
+    ├── NotFoundError                 404
+    │   ├── ObjectNotFoundError             a key is missing from the object store
+    │   ├── ModelNotFoundError              no version was ever published under a model name
+    │   ├── VersionNotFoundError            no version matches a hash (or hash prefix)
+    │   └── AliasNotFoundError              an alias was never set
+    ├── ConflictError                 409
+    │   ├── ObjectExistsError               create-only write of a key that exists
+    │   ├── PreconditionFailedError         compare-and-swap lost against another writer
+    │   ├── AmbiguousVersionError           a hash prefix matches several versions
+    │   └── NothingToRollBackError          an alias has no earlier version
+    ├── ArtifactError                 422  the bytes are not a model we will serve
+    │   ├── ArtifactIntegrityError          SHA-256 of the bytes differs from the expected one
+    │   ├── ArtifactFormatError             not a loanapp artifact, or its metadata is malformed
+    │   ├── IncompatibleArtifactError       trained with another scikit-learn version
+    │   ├── UntrustedArtifactError          the serialised model holds types we do not load
+    │   └── ArtifactBehaviourError          reference rows no longer give the recorded answers
+    ├── InvalidInputError             400  a caller's argument is malformed (URI, hash, option)
+    ├── CorruptRecordError            500  a registry record in the store cannot be parsed
+    └── StoreUnavailableError         503  the object store cannot be reached or written
+
+Each class builds its message from its arguments, so a message is the same wherever it is raised,
+and the services map `status_code` to HTTP in one handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class LoanappError(Exception):
+    """Base of every error loanapp raises on purpose."""
+
+    status_code = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON body for this error: what went wrong, and which kind of error it is."""
+        return {"error": self.message, "type": type(self).__name__}
+
+
+class NotFoundError(LoanappError):
+    """Something that was asked for does not exist."""
+
+    status_code = 404
+
+
+class ObjectNotFoundError(NotFoundError):
+    """A key is missing from the object store."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"object {key!r} not found in the store")
+        self.key = key
+
+
+class ModelNotFoundError(NotFoundError):
+    """No version was ever published under this model name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no model named {name!r} in the store")
+        self.name = name
+
+
+class VersionNotFoundError(NotFoundError):
+    """No version of a model matches the given hash or prefix."""
+
+    def __init__(self, name: str, version: str) -> None:
+        super().__init__(f"model {name!r} has no version {version!r}")
+        self.name = name
+        self.version = version
+
+
+class AliasNotFoundError(NotFoundError):
+    """An alias of a model was never set."""
+
+    def __init__(self, name: str, alias: str) -> None:
+        super().__init__(f"model {name!r} has no alias {alias!r}; promote a version first")
+        self.name = name
+        self.alias = alias
+
+
+class ConflictError(LoanappError):
+    """The request conflicts with the current state."""
+
+    status_code = 409
+
+
+class ObjectExistsError(ConflictError):
+    """A create-only write found the key already present."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"object {key!r} already exists")
+        self.key = key
+
+
+class PreconditionFailedError(ConflictError):
+    """A compare-and-swap write lost: the object changed since it was read."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"object {key!r} was changed by another writer")
+        self.key = key
+
+
+class AmbiguousVersionError(ConflictError):
+    """A hash prefix matches more than one version."""
+
+    def __init__(self, prefix: str, matches: Sequence[str]) -> None:
+        listed = ", ".join(sorted(matches))
+        super().__init__(f"version prefix {prefix!r} is ambiguous: matches {listed}")
+        self.prefix = prefix
+        self.matches = list(matches)
+
+
+class NothingToRollBackError(ConflictError):
+    """An alias has no earlier version to go back to."""
+
+    def __init__(self, name: str, alias: str) -> None:
+        super().__init__(
+            f"alias {alias!r} of model {name!r} has no earlier version to roll back to"
+        )
+        self.name = name
+        self.alias = alias
+
+
+class ArtifactError(LoanappError):
+    """The bytes are not a model artifact that loanapp will serve."""
+
+    status_code = 422
+
+
+class ArtifactIntegrityError(ArtifactError):
+    """The SHA-256 of the bytes is not the one they were registered under."""
+
+    def __init__(self, expected: str, actual: str) -> None:
+        super().__init__(
+            f"artifact integrity check failed: expected sha256 {expected}, got sha256 {actual}; "
+            "nothing was loaded"
+        )
+        self.expected = expected
+        self.actual = actual
+
+
+class ArtifactFormatError(ArtifactError):
+    """The bytes are not a loanapp artifact, or its metadata is malformed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"not a valid loanapp artifact: {reason}")
+        self.reason = reason
+
+
+class IncompatibleArtifactError(ArtifactError):
+    """The artifact was trained with a library version other than the one installed."""
+
+    def __init__(self, library: str, trained_with: str, installed: str) -> None:
+        super().__init__(
+            f"artifact was trained with {library} {trained_with} but {library} {installed} is "
+            f"installed; load it where {library}=={trained_with} is installed, or retrain it"
+        )
+        self.library = library
+        self.trained_with = trained_with
+        self.installed = installed
+
+
+class UntrustedArtifactError(ArtifactError):
+    """The serialised model contains types outside loanapp's allow-list."""
+
+    def __init__(self, types: Sequence[str]) -> None:
+        super().__init__(
+            "artifact contains types that loanapp does not load: " + ", ".join(sorted(types))
+        )
+        self.types = list(types)
+
+
+class ArtifactBehaviourError(ArtifactError):
+    """The loaded model does not reproduce the probabilities recorded for its reference rows."""
+
+    def __init__(self, max_difference: float, tolerance: float) -> None:
+        super().__init__(
+            "loaded model does not reproduce its reference rows: largest probability difference "
+            f"{max_difference:.3g} exceeds tolerance {tolerance:.3g}"
+        )
+        self.max_difference = max_difference
+        self.tolerance = tolerance
+
+
+class InvalidInputError(LoanappError):
+    """A caller's argument is malformed."""
+
+    status_code = 400
+
+
+class CorruptRecordError(LoanappError):
+    """A registry record in the store cannot be parsed."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"store record {key!r} is malformed: {reason}")
+        self.key = key
+
+
+class StoreUnavailableError(LoanappError):
+    """The object store cannot be reached or written."""
+
+    status_code = 503
+
+    def __init__(self, store: str, reason: str) -> None:
+        super().__init__(f"model store {store} is unavailable: {reason}")
+        self.store = store
+        self.reason = reason

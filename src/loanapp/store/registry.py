@@ -1,0 +1,315 @@
+"""The model registry: versions, aliases and their history, kept in any ObjectStore.
+
+Layout of the store (every key written once, except alias records, which change by
+compare-and-swap only):
+
+    blobs/sha256/<version>                  artifact bytes, content-addressed
+    models/<name>/versions/<version>.json   who published the version, when, and its metadata
+    models/<name>/aliases/<alias>.json      current version of the alias and its full history
+
+Publishing writes the blob first and the small version record after it, so a version that is
+listed always has its bytes in place. An alias record holds its whole history, so the current
+version and the log of changes move together in one atomic write; a writer that loses the
+compare-and-swap rereads and retries, so concurrent promotions are never lost.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from loanapp.artifacts import (
+    ArtifactMetadata,
+    LoadedModel,
+    check_version_id,
+    compute_version,
+    load_model,
+    verify_bytes,
+)
+from loanapp.errors import (
+    AliasNotFoundError,
+    AmbiguousVersionError,
+    ArtifactIntegrityError,
+    CorruptRecordError,
+    InvalidInputError,
+    ModelNotFoundError,
+    NothingToRollBackError,
+    ObjectExistsError,
+    ObjectNotFoundError,
+    PreconditionFailedError,
+    VersionNotFoundError,
+)
+from loanapp.store.objects import ObjectStore, StoredObject
+
+DEFAULT_ALIAS = "production"
+MIN_VERSION_PREFIX = 6
+MAX_ALIAS_UPDATE_ATTEMPTS = 200
+_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+
+
+class VersionRecord(BaseModel):
+    """A published version of a model."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    version: str
+    size: int
+    published_at: datetime
+    published_by: str
+    metadata: ArtifactMetadata
+
+
+class AliasChange(BaseModel):
+    """One entry of an alias's history."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    revision: int
+    action: Literal["promote", "rollback"]
+    version: str
+    previous: str | None
+    at: datetime
+    by: str
+
+
+class AliasRecord(BaseModel):
+    """Where an alias points now, and every change that led there (oldest first)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    alias: str
+    version: str
+    history: tuple[AliasChange, ...]
+
+    @property
+    def revision(self) -> int:
+        """Number of changes so far; grows by one with every promotion or rollback."""
+        return len(self.history)
+
+    def rollback_target(self) -> str | None:
+        """The version in force before the current one, undoing rollbacks like a stack."""
+        stack: list[str] = []
+        for change in self.history:
+            if change.action == "promote":
+                stack.append(change.version)
+            elif len(stack) > 1:
+                stack.pop()
+        return stack[-2] if len(stack) > 1 else None
+
+
+def check_name(kind: str, value: str) -> str:
+    """Return a model or alias name if it is safe as part of a key, else raise InvalidInputError."""
+    if not _NAME_PATTERN.fullmatch(value):
+        raise InvalidInputError(
+            f"invalid {kind} {value!r}: use 1-64 characters a-z, 0-9, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+class ModelRegistry:
+    """Versions and aliases of named models on top of an object store; no HTTP in here."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    # -- versions -------------------------------------------------------------------------------
+
+    def publish(self, data: bytes, *, actor: str, name: str | None = None) -> VersionRecord:
+        """Load an artifact fully (the publish gate), then store it; idempotent per bytes."""
+        version = compute_version(data)
+        model = load_model(data, version)  # the gate: nothing that fails to load is published
+        name = check_name("model name", name or model.metadata.name)
+        self._store_blob(version, data)
+        record = VersionRecord(
+            name=name,
+            version=version,
+            size=len(data),
+            published_at=datetime.now(UTC),
+            published_by=actor,
+            metadata=model.metadata,
+        )
+        try:
+            self.store.create(_version_key(name, version), record.model_dump_json().encode())
+        except ObjectExistsError:
+            return self.get_version(name, version)
+        return record
+
+    def list_models(self) -> list[str]:
+        """Names that have at least one published version."""
+        return sorted(
+            {key.split("/")[1] for key in self.store.list("models/") if "/versions/" in key}
+        )
+
+    def list_versions(self, name: str) -> list[VersionRecord]:
+        """Every version of a model, oldest first."""
+        records = [
+            self.get_version(name, version)
+            for version in self._version_ids(check_name("model name", name))
+        ]
+        return sorted(records, key=lambda record: record.published_at)
+
+    def get_version(self, name: str, version: str) -> VersionRecord:
+        """The record of one version, by full hash or unique prefix."""
+        version = self.resolve_version(name, version)
+        stored = self.store.get(_version_key(name, version))
+        return _parse(VersionRecord, stored, _version_key(name, version))
+
+    def resolve_version(self, name: str, reference: str) -> str:
+        """Full version id for a full hash or a unique prefix of at least six hex digits."""
+        reference = reference.lower()
+        if len(reference) < MIN_VERSION_PREFIX or not all(
+            c in "0123456789abcdef" for c in reference
+        ):
+            raise InvalidInputError(
+                f"{reference!r} is not a version: give the SHA-256 or at least "
+                f"{MIN_VERSION_PREFIX} of its leading hex digits"
+            )
+        matches = [
+            v for v in self._version_ids(check_name("model name", name)) if v.startswith(reference)
+        ]
+        if not matches:
+            raise VersionNotFoundError(name, reference)
+        if len(matches) > 1:
+            raise AmbiguousVersionError(reference, matches)
+        return matches[0]
+
+    def load_artifact_bytes(self, version: str) -> bytes:
+        """Artifact bytes of a version, verified against its hash."""
+        data = self.store.get(_blob_key(check_version_id(version))).data
+        verify_bytes(data, version)
+        return data
+
+    def load_model(self, version: str) -> LoadedModel:
+        """Fetch, verify and deserialise a version."""
+        return load_model(self.load_artifact_bytes(version), version)
+
+    # -- aliases --------------------------------------------------------------------------------
+
+    def get_alias(self, name: str, alias: str = DEFAULT_ALIAS) -> AliasRecord:
+        """Where an alias points, with its history."""
+        return self._read_alias(name, alias)[0]
+
+    def list_aliases(self, name: str) -> list[str]:
+        """Aliases that have been set for a model."""
+        prefix = f"models/{check_name('model name', name)}/aliases/"
+        return [key[len(prefix) : -len(".json")] for key in self.store.list(prefix)]
+
+    def promote(
+        self, name: str, version: str, *, actor: str, alias: str = DEFAULT_ALIAS
+    ) -> AliasRecord:
+        """Point an alias at a published version (full hash or unique prefix)."""
+        version = self.resolve_version(name, version)
+
+        def to_version(_current: AliasRecord | None) -> tuple[Literal["promote"], str]:
+            return "promote", version
+
+        return self._update_alias(name, alias, actor, to_version)
+
+    def rollback(self, name: str, *, actor: str, alias: str = DEFAULT_ALIAS) -> AliasRecord:
+        """Point an alias back at the version it had before the current one."""
+
+        def to_previous(current: AliasRecord | None) -> tuple[Literal["rollback"], str]:
+            target = current.rollback_target() if current else None
+            if target is None:
+                raise NothingToRollBackError(name, alias)
+            return "rollback", target
+
+        return self._update_alias(name, alias, actor, to_previous)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _store_blob(self, version: str, data: bytes) -> None:
+        try:
+            self.store.create(_blob_key(version), data)
+        except ObjectExistsError:
+            existing = self.store.get(_blob_key(version)).data
+            try:
+                verify_bytes(existing, version)
+            except ArtifactIntegrityError:
+                self.store.put(
+                    _blob_key(version), data
+                )  # repair a damaged copy with verified bytes
+
+    def _version_ids(self, name: str) -> list[str]:
+        prefix = f"models/{name}/versions/"
+        return [key[len(prefix) : -len(".json")] for key in self.store.list(prefix)]
+
+    def _read_alias(self, name: str, alias: str) -> tuple[AliasRecord, str]:
+        key = _alias_key(check_name("model name", name), check_name("alias", alias))
+        try:
+            stored = self.store.get(key)
+        except ObjectNotFoundError as exc:
+            if not self._version_ids(name):
+                raise ModelNotFoundError(name) from exc
+            raise AliasNotFoundError(name, alias) from exc
+        return _parse(AliasRecord, stored, key), stored.etag
+
+    def _update_alias(
+        self,
+        name: str,
+        alias: str,
+        actor: str,
+        decide: Callable[[AliasRecord | None], tuple[Literal["promote", "rollback"], str]],
+    ) -> AliasRecord:
+        key = _alias_key(check_name("model name", name), check_name("alias", alias))
+        for attempt in range(MAX_ALIAS_UPDATE_ATTEMPTS):
+            try:
+                current, etag = self._read_alias(name, alias)
+            except AliasNotFoundError:
+                current, etag = None, None
+            action, version = decide(current)
+            history = current.history if current else ()
+            change = AliasChange(
+                revision=len(history) + 1,
+                action=action,
+                version=version,
+                previous=current.version if current else None,
+                at=datetime.now(UTC),
+                by=actor,
+            )
+            record = AliasRecord(
+                name=name, alias=alias, version=version, history=(*history, change)
+            )
+            payload = record.model_dump_json(indent=1).encode()
+            try:
+                if etag is None:
+                    self.store.create(key, payload)
+                else:
+                    self.store.replace(key, payload, etag)
+            except (ObjectExistsError, PreconditionFailedError):
+                # Another writer got in first: back off a little, reread, and apply ours on top.
+                time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))
+                continue
+            return record
+        raise PreconditionFailedError(key)
+
+
+def _blob_key(version: str) -> str:
+    return f"blobs/sha256/{version}"
+
+
+def _version_key(name: str, version: str) -> str:
+    return f"models/{name}/versions/{version}.json"
+
+
+def _alias_key(name: str, alias: str) -> str:
+    return f"models/{name}/aliases/{alias}.json"
+
+
+_RecordT = TypeVar("_RecordT", bound=BaseModel)
+
+
+def _parse(model: type[_RecordT], stored: StoredObject, key: str) -> _RecordT:
+    try:
+        return model.model_validate_json(stored.data)
+    except ValidationError as exc:
+        raise CorruptRecordError(key, str(exc)) from exc

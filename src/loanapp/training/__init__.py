@@ -1,0 +1,1 @@
+"""Training the loan-default model: data, pipelines, evaluation and the train entry."""

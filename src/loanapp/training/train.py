@@ -1,0 +1,142 @@
+"""The train entry: fit, evaluate, choose the threshold and package the result as an artifact."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import train_test_split
+
+from loanapp.artifacts import (
+    ArtifactMetadata,
+    DecisionRule,
+    Metrics,
+    ReferenceRows,
+    TargetInfo,
+    TrainingData,
+    build_artifact,
+    compute_version,
+    library_versions,
+)
+from loanapp.schema import FeatureValue, InputSchema
+from loanapp.training.data import CLASSES, POSITIVE_CLASS, TARGET_COLUMN, Dataset
+from loanapp.training.evaluation import (
+    choose_threshold,
+    confusion_matrix_at,
+    cross_validate,
+    score,
+)
+from loanapp.training.pipelines import ModelType, build_pipeline
+
+DEFAULT_MODEL_NAME = "loan"
+DEFAULT_SEED = 42
+DEFAULT_FOLDS = 5
+DEFAULT_HOLDOUT_FRACTION = 0.2
+# Costs in units of the loan amount: most of a defaulted loan is lost, while rejecting a good
+# applicant forfeits only the interest margin the loan would have earned.
+DEFAULT_COST_OF_DEFAULT = 0.6
+DEFAULT_COST_OF_REJECTED_GOOD = 0.1
+REFERENCE_ROWS = 8
+# A reloaded model with the same library versions reproduces its probabilities bit for bit;
+# the tolerance only absorbs float formatting in the JSON metadata.
+REFERENCE_TOLERANCE = 1e-9
+THRESHOLD_RULE = (
+    "least expected cost on out-of-fold training predictions: "
+    "cost_of_default x missed defaults + cost_of_rejected_good x rejected good loans"
+)
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """What to train and how; the same options and data always give the same model and metrics."""
+
+    model_type: ModelType = "logreg"
+    name: str = DEFAULT_MODEL_NAME
+    seed: int = DEFAULT_SEED
+    folds: int = DEFAULT_FOLDS
+    holdout_fraction: float = DEFAULT_HOLDOUT_FRACTION
+    cost_of_default: float = DEFAULT_COST_OF_DEFAULT
+    cost_of_rejected_good: float = DEFAULT_COST_OF_REJECTED_GOOD
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """A trained model as artifact bytes, with its version id and metadata."""
+
+    artifact: bytes
+    version: str
+    metadata: ArtifactMetadata
+
+
+def train_model(
+    dataset: Dataset,
+    options: TrainingOptions,
+    progress: Callable[[str], None] = lambda _message: None,
+) -> TrainingResult:
+    """Cross-validate, pick the threshold, fit on the training part, evaluate on the holdout."""
+    schema = InputSchema.from_frame(dataset.features)
+    train_x, holdout_x, train_y, holdout_y = train_test_split(
+        dataset.features,
+        dataset.target,
+        test_size=options.holdout_fraction,
+        stratify=dataset.target,
+        random_state=options.seed,
+    )
+    pipeline = build_pipeline(options.model_type, schema, options.seed)
+
+    progress(f"cross-validating {options.model_type}: {options.folds} folds on {len(train_y)} rows")
+    cross_validation, out_of_fold = cross_validate(
+        pipeline, train_x, train_y, folds=options.folds, seed=options.seed, progress=progress
+    )
+    threshold = choose_threshold(
+        train_y,
+        out_of_fold,
+        cost_of_default=options.cost_of_default,
+        cost_of_rejected_good=options.cost_of_rejected_good,
+    )
+
+    progress(f"fitting on {len(train_y)} rows, evaluating on {len(holdout_y)} held-out rows")
+    model = clone(pipeline).fit(train_x, train_y)
+    holdout_probability = model.predict_proba(holdout_x)[:, 1]
+
+    reference_rows: list[dict[str, FeatureValue]] = holdout_x.head(REFERENCE_ROWS).to_dict(
+        "records"
+    )
+    reference_probabilities = model.predict_proba(schema.to_frame(reference_rows))
+    metadata = ArtifactMetadata(
+        name=options.name,
+        model_type=options.model_type,
+        created_at=datetime.now(UTC),
+        input_schema=schema,
+        target=TargetInfo(name=TARGET_COLUMN, classes=CLASSES, positive_class=POSITIVE_CLASS),
+        decision=DecisionRule(
+            threshold=threshold,
+            rule=THRESHOLD_RULE,
+            cost_of_default=options.cost_of_default,
+            cost_of_rejected_good=options.cost_of_rejected_good,
+        ),
+        metrics=Metrics(
+            cross_validation=cross_validation,
+            holdout=score(holdout_y, holdout_probability),
+            holdout_confusion_matrix=confusion_matrix_at(holdout_y, holdout_probability, threshold),
+            train_rows=len(train_y),
+            holdout_rows=len(holdout_y),
+        ),
+        training_data=TrainingData(
+            source=dataset.source, sha256=dataset.sha256, rows=len(dataset.target)
+        ),
+        training_options=asdict(options),
+        libraries=library_versions(),
+        reference=ReferenceRows(
+            rows=tuple(reference_rows),
+            probabilities=tuple(
+                (float(p[0]), float(p[1])) for p in np.asarray(reference_probabilities)
+            ),
+            tolerance=REFERENCE_TOLERANCE,
+        ),
+    )
+    artifact = build_artifact(model, metadata)
+    return TrainingResult(artifact=artifact, version=compute_version(artifact), metadata=metadata)

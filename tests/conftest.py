@@ -1,0 +1,44 @@
+"""Shared fixtures: a clean environment for every test and small real artifacts."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from loanapp.store.local import LocalFolderStore
+from loanapp.store.registry import ModelRegistry
+from loanapp.training.train import TrainingResult
+from tests.factories import rebuild, train_small
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No LOANAPP_* setting leaks in from the machine running the tests."""
+    for name in list(os.environ):
+        if name.startswith("LOANAPP_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def logreg() -> TrainingResult:
+    """A logistic-regression artifact trained on a small sample."""
+    return train_small("logreg")
+
+
+@pytest.fixture(scope="session")
+def gbm() -> TrainingResult:
+    """A gradient-boosting artifact trained on a small sample."""
+    return train_small("gbm")
+
+
+@pytest.fixture(scope="session")
+def second_logreg(logreg: TrainingResult) -> bytes:
+    """Another version of the same model: same estimator, different metadata, so another hash."""
+    return rebuild(logreg.artifact, name="loan", model_type="logreg-copy")
+
+
+@pytest.fixture
+def registry(tmp_path) -> ModelRegistry:
+    """A registry over an empty store in a temporary folder."""
+    return ModelRegistry(LocalFolderStore(tmp_path / "store"))

@@ -1,0 +1,118 @@
+"""The `loanapp` command, run as users run it: a real process, a real store folder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from loanapp.cli import main
+from loanapp.training.train import TrainingResult
+
+LOANAPP = [sys.executable, "-m", "loanapp"]
+
+
+def run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*LOANAPP, *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_train_push_versions_shows_the_sha256(tmp_path: Path) -> None:
+    trained = run("train", "--model", "logreg", "--out", "m.bin", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    digest = hashlib.sha256((tmp_path / "m.bin").read_bytes()).hexdigest()
+    assert f"version {digest}" in trained.stdout
+    assert "roc_auc" in trained.stdout
+    assert "fold 5/5" in trained.stderr  # progress while it works
+    pushed = run("push", "m.bin", "--alias", "production", cwd=tmp_path)
+    assert pushed.returncode == 0, pushed.stderr
+    listed = run("versions", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    line = next(line for line in listed.stdout.splitlines() if line.startswith(digest))
+    assert line.endswith("production")
+    assert (tmp_path / "model-store" / "blobs" / "sha256" / digest).is_file()
+
+
+def test_store_comes_from_option_or_environment(tmp_path: Path, logreg: TrainingResult) -> None:
+    artifact = tmp_path / "m.bin"
+    artifact.write_bytes(logreg.artifact)
+    runner = CliRunner()
+    env_store = tmp_path / "from-env"
+    result = runner.invoke(main, ["push", str(artifact)], env={"LOANAPP_STORE": str(env_store)})
+    assert result.exit_code == 0, result.output
+    assert (env_store / "blobs" / "sha256" / logreg.version).is_file()
+    uri_store = tmp_path / "from-uri"
+    result = runner.invoke(main, ["--store", uri_store.as_uri(), "push", str(artifact)])
+    assert result.exit_code == 0, result.output
+    assert (uri_store / "blobs" / "sha256" / logreg.version).is_file()
+
+
+def test_promote_rollback_history_show(
+    tmp_path: Path, logreg: TrainingResult, second_logreg: bytes
+) -> None:
+    runner = CliRunner()
+    store = ["--store", str(tmp_path / "store")]
+    paths = []
+    for index, data in enumerate((logreg.artifact, second_logreg)):
+        paths.append(tmp_path / f"m{index}.bin")
+        paths[-1].write_bytes(data)
+        assert runner.invoke(main, [*store, "push", str(paths[-1])]).exit_code == 0
+    first, second = logreg.version, hashlib.sha256(second_logreg).hexdigest()
+    env = {"LOANAPP_ACTOR": "dana"}
+    assert runner.invoke(main, [*store, "promote", first[:10]], env=env).exit_code == 0
+    promoted = runner.invoke(main, [*store, "promote", second], env=env)
+    assert f"production: {first} -> {second}" in promoted.output
+    rolled = runner.invoke(main, [*store, "rollback"], env=env)
+    assert f"production: {second} -> {first} (rollback, revision 3)" in rolled.output
+    history = json.loads(runner.invoke(main, [*store, "history", "--json"]).output)
+    assert [c["by"] for c in history["history"]] == ["dana"] * 3
+    assert history["version"] == first
+    versions = json.loads(runner.invoke(main, [*store, "versions", "--json"]).output)
+    assert {v["version"]: v["aliases"] for v in versions} == {first: ["production"], second: []}
+    shown = json.loads(runner.invoke(main, [*store, "show", second[:8]]).output)
+    assert shown["metadata"]["target"]["positive_class"] == "bad"
+    table = runner.invoke(main, [*store, "history"]).output.splitlines()
+    assert len(table) == 3
+    assert "rollback" in table[2]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["promote", "abcdef"], "model 'loan' has no version 'abcdef'"),
+        (["rollback"], "no model named 'loan'"),
+        (["show", "xyz"], "'xyz' is not a version"),
+        (["--store", "s3x://b", "versions"], "unsupported store URI"),
+        (["versions", "--name", "../etc"], "invalid model name '../etc'"),
+    ],
+)
+def test_user_errors_are_one_line_without_traceback(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"Error: {message}" or message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_pushing_a_tampered_file_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(b"PK\x03\x04 not really")
+    result = CliRunner().invoke(main, ["--store", str(tmp_path / "s"), "push", str(bad)])
+    assert result.exit_code == 1
+    assert "not a valid loanapp artifact" in result.output
