@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from loanapp.errors import InvalidInputError, LoanappError
-from loanapp.settings import Settings
+from loanapp.settings import Settings, load_settings
 from loanapp.store.objects import open_store
 from loanapp.store.registry import DEFAULT_ALIAS, AliasRecord, ModelRegistry, VersionRecord
 from loanapp.training.data import load_dataset
@@ -38,7 +38,7 @@ class _Context:
 
     def __init__(self, store: str | None) -> None:
         overrides = {"store": store} if store else {}
-        self.settings = Settings(**overrides)
+        self.settings = load_settings(Settings, **overrides)
         self._registry: ModelRegistry | None = None
 
     @property

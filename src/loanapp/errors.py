@@ -18,6 +18,13 @@
     │   ├── UntrustedArtifactError          the serialised model holds types we do not load
     │   └── ArtifactBehaviourError          reference rows no longer give the recorded answers
     ├── InvalidInputError             400  a caller's argument is malformed (URI, hash, option)
+    │   └── MalformedRequestError           an HTTP body is not JSON, or not of the expected shape
+    ├── AuthenticationError           401  a write endpoint was called without the admin token
+    ├── AdminDisabledError            403  write endpoints are off: no admin token is configured
+    ├── PayloadTooLargeError          413  a body or batch is larger than the configured limit
+    ├── RequestValidationError        422  rows do not match the model's input schema
+    ├── ModelNotReadyError            503  no verified model is loaded yet
+    ├── UpstreamUnavailableError      503  the model server cannot be reached or answered wrongly
     ├── CorruptRecordError            500  a registry record in the store cannot be parsed
     └── StoreUnavailableError         503  the object store cannot be reached or written
 
@@ -192,6 +199,87 @@ class InvalidInputError(LoanappError):
     """A caller's argument is malformed."""
 
     status_code = 400
+
+
+class MalformedRequestError(InvalidInputError):
+    """An HTTP request body is not JSON, or not of the shape the endpoint takes."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"malformed request: {reason}")
+        self.reason = reason
+
+
+class AuthenticationError(LoanappError):
+    """A write endpoint was called without a valid `Authorization: Bearer` admin token."""
+
+    status_code = 401
+
+    def __init__(self) -> None:
+        super().__init__("this endpoint needs 'Authorization: Bearer <LOANAPP_ADMIN_TOKEN>'")
+
+
+class AdminDisabledError(LoanappError):
+    """Write endpoints are disabled because no admin token is configured."""
+
+    status_code = 403
+
+    def __init__(self) -> None:
+        super().__init__(
+            "write endpoints are disabled: set LOANAPP_ADMIN_TOKEN on the model server to use them"
+        )
+
+
+class PayloadTooLargeError(LoanappError):
+    """A request body or batch exceeds the configured limit."""
+
+    status_code = 413
+
+    def __init__(self, what: str, size: int, limit: int) -> None:
+        super().__init__(f"{what} is {size}, more than the limit of {limit}")
+        self.size = size
+        self.limit = limit
+
+
+class RequestValidationError(LoanappError):
+    """Rows do not match the input schema; `problems` lists each one by row and field."""
+
+    status_code = 422
+
+    def __init__(self, problems: Sequence[dict[str, object]]) -> None:
+        count = len(problems)
+        first = problems[0]
+        where = ", ".join(f"{key} {first[key]}" for key in ("row", "field") if key in first)
+        super().__init__(
+            f"{count} invalid value{'s' if count != 1 else ''} in the request; "
+            f"first: {where}: {first['problem']}"
+        )
+        self.problems = list(problems)
+
+    def to_dict(self) -> dict[str, object]:
+        """The error body, with every problem listed."""
+        return super().to_dict() | {"problems": self.problems}
+
+
+class ModelNotReadyError(LoanappError):
+    """No verified model is loaded yet, so nothing can be predicted."""
+
+    status_code = 503
+    retry_after_seconds = 2
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"no model is loaded yet: {detail}")
+        self.detail = detail
+
+
+class UpstreamUnavailableError(LoanappError):
+    """The model server cannot be reached, or answered with an error."""
+
+    status_code = 503
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"model server at {url} is unavailable: {reason}")
+        self.url = url
+        self.reason = reason
 
 
 class CorruptRecordError(LoanappError):

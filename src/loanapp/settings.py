@@ -1,15 +1,26 @@
-"""Typed settings, read from the environment once, at the edge (the CLI and the wsgi modules)."""
+"""Typed settings, read from the environment once, at the edge (the CLI and the wsgi modules).
+
+Every field `x` of a settings class comes from the variable LOANAPP_X, except the few that keep the
+names the original deployment used (MODEL_URI, MODEL_SHA256, MODEL_SERVER_URL); those accept the
+LOANAPP_ form too.
+"""
 
 from __future__ import annotations
 
 import getpass
 import socket
+from pathlib import Path
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from loanapp.errors import InvalidInputError
 from loanapp.store.objects import DEFAULT_STORE_URI
+from loanapp.store.registry import DEFAULT_ALIAS
 from loanapp.training.train import DEFAULT_MODEL_NAME
+
+PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "admin", "token", "password"})
 
 
 def default_actor() -> str:
@@ -21,8 +32,12 @@ def default_actor() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+def _unprefixed(name: str) -> AliasChoices:
+    return AliasChoices(name, f"LOANAPP_{name}")
+
+
 class Settings(BaseSettings):
-    """Settings of the CLI and both services; field `x` comes from LOANAPP_X in the environment."""
+    """Settings of the CLI; the services' settings extend these."""
 
     model_config = SettingsConfigDict(
         env_prefix="LOANAPP_", frozen=True, extra="ignore", protected_namespaces=()
@@ -32,10 +47,109 @@ class Settings(BaseSettings):
         DEFAULT_STORE_URI,
         description="Model store: a folder path or file:// URI (the default, a local folder).",
     )
-    model_name: str = Field(
-        DEFAULT_MODEL_NAME, description="Model name that commands and services act on."
-    )
+    model_name: str = Field(DEFAULT_MODEL_NAME, description="Model name to act on and serve.")
     actor: str = Field(
         default_factory=default_actor,
         description="Who publishes and promotes, as recorded in the alias history.",
     )
+    environment: Literal["development", "production"] = Field(
+        "development",
+        description="In production, placeholder secrets such as 'changeme' are refused.",
+    )
+
+
+class ModelServerSettings(Settings):
+    """Settings of the internal model server."""
+
+    alias: str = Field(
+        DEFAULT_ALIAS, description="Alias whose version is 'current' (registry mode)."
+    )
+    model_uri: str | None = Field(
+        None,
+        validation_alias=_unprefixed("MODEL_URI"),
+        description="Pinned mode: path or file:// URI of the one artifact to serve.",
+    )
+    model_sha256: str | None = Field(
+        None,
+        validation_alias=_unprefixed("MODEL_SHA256"),
+        description="Pinned mode: expected SHA-256 of MODEL_URI; start fails on a mismatch.",
+    )
+    admin_token: str | None = Field(
+        None, description="Bearer token for uploads and alias changes; unset disables them (403)."
+    )
+    store_poll_seconds: float = Field(
+        0.5, gt=0, description="How often each worker rereads the alias record from the store."
+    )
+    max_wait_seconds: float = Field(
+        30.0, gt=0, description="Longest long-poll a client may ask for on the current version."
+    )
+    max_long_polls: int = Field(
+        16, ge=1, description="Long-polls held at once per worker; more are answered at once."
+    )
+    max_upload_bytes: int = Field(
+        64 * 1024 * 1024, gt=0, description="Largest artifact accepted by the upload endpoint."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelServerSettings:
+        if (self.model_uri is None) != (self.model_sha256 is None):
+            raise ValueError("MODEL_URI and MODEL_SHA256 must be set together (pinned mode)")
+        if (
+            self.environment == "production"
+            and self.admin_token is not None
+            and (self.admin_token.lower() in PLACEHOLDER_SECRETS or len(self.admin_token) < 16)
+        ):
+            raise ValueError(
+                "LOANAPP_ADMIN_TOKEN is a placeholder or shorter than 16 characters; "
+                "set a real secret in production"
+            )
+        return self
+
+    @property
+    def pinned(self) -> bool:
+        """True when MODEL_URI and MODEL_SHA256 name the one artifact to serve."""
+        return self.model_uri is not None
+
+
+class PredictApiSettings(Settings):
+    """Settings of the external predict API."""
+
+    model_server_url: str = Field(
+        "http://127.0.0.1:8001",
+        validation_alias=_unprefixed("MODEL_SERVER_URL"),
+        description="Base URL of the model server.",
+    )
+    cache_dir: Path = Field(
+        Path("./predict-cache"),
+        description="Verified artifacts kept here: the API can start while the model server is down.",
+    )
+    max_batch_rows: int = Field(1000, ge=1, description="Most rows accepted by /predict/batch.")
+    max_body_bytes: int = Field(
+        4 * 1024 * 1024, gt=0, description="Largest request body accepted (413 above)."
+    )
+    model_threads: int = Field(
+        1,
+        ge=1,
+        description="Math-library threads per worker (OpenMP/BLAS), set with threadpoolctl.",
+    )
+    wait_seconds: float = Field(
+        20.0, gt=0, description="Long-poll duration asked of the model server."
+    )
+    retry_max_seconds: float = Field(
+        10.0, gt=0, description="Longest pause between retries after a failed update."
+    )
+
+
+SettingsT = TypeVar("SettingsT", bound=Settings)
+
+
+def load_settings(settings_class: type[SettingsT], **overrides: Any) -> SettingsT:
+    """Read settings from the environment (plus overrides); a bad value is an InvalidInputError."""
+    try:
+        return settings_class(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise InvalidInputError(f"invalid configuration: {problems}") from exc
