@@ -121,7 +121,7 @@ class PredictApiSettings(Settings):
     )
     cache_dir: Path = Field(
         Path("./predict-cache"),
-        description="Verified artifacts kept here: the API can start while the model server is down.",
+        description="Verified artifacts kept here; the API can start with the model server down.",
     )
     max_batch_rows: int = Field(1000, ge=1, description="Most rows accepted by /predict/batch.")
     max_body_bytes: int = Field(
