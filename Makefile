@@ -16,16 +16,9 @@ $(INSTALLED): pyproject.toml constraints.txt
 
 venv: $(INSTALLED)
 
+# Both services under live traffic: publish, promote, roll back, kill and restart pinned.
 demo: $(INSTALLED)
-	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
-	$(BIN)/loanapp --store $(DEMO_DIR)/store train --model logreg --out $(DEMO_DIR)/logreg.bin
-	$(BIN)/loanapp --store $(DEMO_DIR)/store train --model gbm --out $(DEMO_DIR)/gbm.bin
-	$(BIN)/loanapp --store $(DEMO_DIR)/store push $(DEMO_DIR)/logreg.bin --alias production
-	$(BIN)/loanapp --store $(DEMO_DIR)/store push $(DEMO_DIR)/gbm.bin
-	$(BIN)/loanapp --store $(DEMO_DIR)/store versions
-	$(BIN)/loanapp --store $(DEMO_DIR)/store promote $$(sha256sum $(DEMO_DIR)/gbm.bin | cut -c1-12)
-	$(BIN)/loanapp --store $(DEMO_DIR)/store rollback
-	$(BIN)/loanapp --store $(DEMO_DIR)/store history
+	$(BIN)/loanapp demo --work-dir $(DEMO_DIR)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -101,7 +101,7 @@ def _zip(members: dict[str, bytes]) -> bytes:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"not a zip at all", "not a zip archive"),
+        (b"not a zip at all", "not a readable zip archive"),
         (_zip({"other.txt": b""}), "member 'metadata.json' is missing"),
         (_zip({METADATA_MEMBER: b"{oops"}), "metadata.json is not JSON"),
         (_zip({METADATA_MEMBER: b'{"format": "pickle"}'}), "format is 'pickle'"),

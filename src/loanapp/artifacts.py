@@ -20,6 +20,7 @@ import io
 import json
 import platform
 import zipfile
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata as package_metadata
@@ -240,8 +241,8 @@ def _read_member(data: bytes, member: str) -> bytes:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             return archive.read(member)
-    except zipfile.BadZipFile as exc:
-        raise ArtifactFormatError(f"not a zip archive ({exc})") from exc
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise ArtifactFormatError(f"not a readable zip archive ({exc})") from exc
     except KeyError as exc:
         raise ArtifactFormatError(f"member {member!r} is missing") from exc
 

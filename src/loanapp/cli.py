@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
+from loanapp.demo import run_demo
 from loanapp.errors import InvalidInputError, LoanappError
-from loanapp.settings import Settings, load_settings
+from loanapp.model_server.pinned import PinnedCatalog
+from loanapp.serving import SERVICES, gunicorn_command
+from loanapp.settings import ModelServerSettings, PredictApiSettings, Settings, load_settings
+from loanapp.stack import LocalStack, ensure_default_model
 from loanapp.store.objects import open_store
 from loanapp.store.registry import DEFAULT_ALIAS, AliasRecord, ModelRegistry, VersionRecord
+from loanapp.traffic import sample_rows
 from loanapp.training.data import load_dataset
 from loanapp.training.pipelines import MODEL_TYPES
 from loanapp.training.train import (
@@ -244,6 +252,116 @@ def history(context: _Context, name: str | None, alias: str, as_json: bool) -> N
             f"{change.revision:>4}  {change.at:%Y-%m-%d %H:%M:%S}  {change.action:<8}  "
             f"{(change.previous or '-')[:12]:<12} -> {change.version[:12]}  by {change.by}"
         )
+
+
+@main.command()
+@click.argument("service", type=click.Choice(sorted(SERVICES)))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=int, default=None, help="Port [default: 8000 predict-api, 8001 model-server]."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="gunicorn worker processes [default: 2].",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Threads per worker [default: 4 predict-api, 32 model-server].",
+)
+@pass_context
+def serve(
+    context: _Context,
+    service: str,
+    host: str,
+    port: int | None,
+    workers: int | None,
+    threads: int | None,
+) -> None:
+    """Run a service under gunicorn (this process becomes the gunicorn master)."""
+    spec = SERVICES[service]
+    environment = dict(os.environ, LOANAPP_STORE=context.settings.store)
+    if service == "model-server":
+        settings = load_settings(ModelServerSettings, store=context.settings.store)
+        if settings.model_uri is not None and settings.model_sha256 is not None:
+            # Fail here, with the two hashes, rather than in every gunicorn worker.
+            pinned = PinnedCatalog.from_uri(settings.model_uri, settings.model_sha256)
+            click.echo(
+                f"pinned mode: serving {settings.model_uri} ({pinned.record.version})", err=True
+            )
+    else:
+        load_settings(PredictApiSettings)
+    command = gunicorn_command(
+        service,
+        host=host,
+        port=port or spec.port,
+        workers=workers or spec.workers,
+        threads=threads or spec.threads,
+    )
+    os.execve(command[0], command, environment)
+
+
+@main.command()
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address both services listen on."
+)
+@click.option("--port", type=int, default=8000, show_default=True, help="Predict API port.")
+@click.option("--model-server-port", type=int, default=8001, show_default=True)
+@click.option(
+    "--work-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("build/up"),
+    show_default=True,
+    help="Logs and the predict API's cache.",
+)
+@pass_context
+def up(context: _Context, host: str, port: int, model_server_port: int, work_dir: Path) -> None:
+    """Start both services locally (training a default model if the store is empty)."""
+    settings = context.settings
+    version = ensure_default_model(
+        context.registry, settings.model_name, settings.actor, lambda m: click.echo(m, err=True)
+    )
+    stack = LocalStack(
+        store=settings.store,
+        work_dir=work_dir,
+        host=host,
+        model_server_port=model_server_port,
+        predict_api_port=port,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        stack.start_model_server().wait_ready()
+        stack.start_predict_api().wait_ready()
+        click.echo(f"model server  {stack.model_server_url}  (store {settings.store})")
+        click.echo(f"predict API   {stack.predict_api_url}  (serving {version[:12]})")
+        click.echo(f"logs          {work_dir}/model-server.log, {work_dir}/predict-api.log")
+        click.echo("try:")
+        click.echo(
+            f"  curl -s {stack.predict_api_url}/predict -H 'Content-Type: application/json' \\"
+        )
+        click.echo(f"       -d '{json.dumps(sample_rows(1)[0])}'")
+        click.echo("Ctrl-C stops both services.")
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+
+
+@main.command()
+@click.option(
+    "--work-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("build/demo"),
+    show_default=True,
+)
+def demo(work_dir: Path) -> None:
+    """Run, swap, roll back and restart under live traffic; fail if any request failed."""
+    if not run_demo(work_dir):
+        raise click.ClickException("the demo saw failed requests (see above)")
 
 
 def _echo_change(record: AliasRecord) -> None:

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
         "development",
         description="In production, placeholder secrets such as 'changeme' are refused.",
     )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Level of the services' logs."
+    )
 
 
 class ModelServerSettings(Settings):
@@ -133,10 +136,12 @@ class PredictApiSettings(Settings):
         description="Math-library threads per worker (OpenMP/BLAS), set with threadpoolctl.",
     )
     wait_seconds: float = Field(
-        20.0, gt=0, description="Long-poll duration asked of the model server."
+        8.0,
+        gt=0,
+        description="Long-poll duration asked of the model server (below its graceful timeout).",
     )
     retry_max_seconds: float = Field(
-        10.0, gt=0, description="Longest pause between retries after a failed update."
+        5.0, gt=0, description="Longest pause between retries after a failed update."
     )
 
 

@@ -34,7 +34,7 @@ class LocalFolderStore:
     """
 
     def __init__(self, root: Path, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS) -> None:
-        self.root = root.resolve()
+        self.root = root.absolute()
         self.lock_timeout = lock_timeout
 
     @property
@@ -48,7 +48,7 @@ class LocalFolderStore:
         with self._translate_errors():
             try:
                 data = path.read_bytes()
-            except (FileNotFoundError, NotADirectoryError) as exc:
+            except FileNotFoundError as exc:
                 raise ObjectNotFoundError(key) from exc
         return StoredObject(data=data, etag=_etag(data))
 
@@ -91,7 +91,11 @@ class LocalFolderStore:
         """Keys under `prefix`, sorted; temporary and lock files are never listed."""
         keys: list[str] = []
         with self._translate_errors():
-            for folder, subfolders, files in os.walk(self.root):
+            if not self.root.exists():
+                return keys  # a store nobody has written to yet
+            if not self.root.is_dir():
+                raise NotADirectoryError(f"{self.root} is not a folder")
+            for folder, subfolders, files in os.walk(self.root, onerror=_raise):
                 subfolders[:] = [name for name in subfolders if name != _LOCK_FOLDER]
                 relative = Path(folder).relative_to(self.root)
                 for name in files:
@@ -133,6 +137,10 @@ class LocalFolderStore:
             yield
         except OSError as exc:
             raise StoreUnavailableError(self.uri, f"{exc.strerror or exc}") from exc
+
+
+def _raise(error: OSError) -> None:
+    raise error
 
 
 def _etag(data: bytes) -> str:

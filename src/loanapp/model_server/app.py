@@ -1,0 +1,49 @@
+"""The model server's app factory."""
+
+from __future__ import annotations
+
+import threading
+
+from flask import Flask
+
+from loanapp.model_server.catalog import ModelCatalog, RegistryCatalog
+from loanapp.model_server.pinned import PinnedCatalog
+from loanapp.model_server.views import CATALOG_KEY, LONG_POLLS_KEY, SETTINGS_KEY, blueprint
+from loanapp.settings import ModelServerSettings, load_settings
+from loanapp.store.objects import open_store
+from loanapp.store.registry import ModelRegistry
+from loanapp.web import install_common_handlers
+
+
+def create_app(
+    settings: ModelServerSettings | None = None, catalog: ModelCatalog | None = None
+) -> Flask:
+    """A model server over `catalog` (else the one the settings describe), already following."""
+    if settings is None:
+        settings = load_settings(ModelServerSettings)
+    if catalog is None:
+        catalog = build_catalog(settings)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
+    app.extensions[SETTINGS_KEY] = settings
+    app.extensions[CATALOG_KEY] = catalog
+    # Per process: each gunicorn worker holds at most this many long-polls, whatever its threads.
+    app.extensions[LONG_POLLS_KEY] = threading.BoundedSemaphore(settings.max_long_polls)
+    install_common_handlers(app)
+    app.register_blueprint(blueprint)
+    catalog.start()
+    return app
+
+
+def build_catalog(settings: ModelServerSettings) -> ModelCatalog:
+    """PinnedCatalog when MODEL_URI is set, else a RegistryCatalog over the configured store."""
+    if settings.model_uri is not None and settings.model_sha256 is not None:
+        return PinnedCatalog.from_uri(
+            settings.model_uri, settings.model_sha256, alias=settings.alias
+        )
+    return RegistryCatalog(
+        ModelRegistry(open_store(settings.store)),
+        settings.alias,
+        settings.store_poll_seconds,
+        watch=(settings.model_name,),
+    )

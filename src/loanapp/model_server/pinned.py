@@ -1,0 +1,180 @@
+"""Pinned mode: the model server serves one artifact file, checked against its expected SHA-256."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlparse
+
+from loanapp.artifacts import check_version_id, load_model
+from loanapp.errors import (
+    AliasNotFoundError,
+    ConflictError,
+    InvalidInputError,
+    ModelNotFoundError,
+    VersionNotFoundError,
+)
+from loanapp.store.registry import (
+    DEFAULT_ALIAS,
+    MIN_VERSION_PREFIX,
+    AliasChange,
+    AliasRecord,
+    VersionRecord,
+)
+
+logger = logging.getLogger(__name__)
+
+PINNED_ACTOR = "pinned"
+
+
+class PinnedCatalog:
+    """One verified artifact, loaded once at start; every write is refused with a 409."""
+
+    mode: Literal["pinned"] = "pinned"
+
+    def __init__(self, model_uri: str, data: bytes, record: VersionRecord, alias: str) -> None:
+        self.model_uri = model_uri
+        self.alias = alias
+        self.record = record
+        self._data = data
+        self._stopping = threading.Event()
+
+    @classmethod
+    def from_uri(
+        cls, model_uri: str, expected_sha256: str, *, alias: str = DEFAULT_ALIAS
+    ) -> PinnedCatalog:
+        """Read the file at MODEL_URI, verify it against MODEL_SHA256 and load it fully once."""
+        version = check_version_id(expected_sha256.strip().lower())
+        path = _path_of(model_uri)
+        try:
+            data = path.read_bytes()
+            modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        except FileNotFoundError as exc:
+            raise InvalidInputError(f"MODEL_URI {model_uri!r}: no artifact file at {path}") from exc
+        except OSError as exc:
+            raise InvalidInputError(
+                f"MODEL_URI {model_uri!r}: cannot read {path}: {exc.strerror or exc}"
+            ) from exc
+        # load_model checks the hash before it parses a single byte (ArtifactIntegrityError names
+        # both hashes), then deserialises and checks the reference rows: a model that starts is
+        # servable. Only the bytes are kept; clients load the model themselves.
+        metadata = load_model(data, version).metadata
+        record = VersionRecord(
+            name=metadata.name,
+            version=version,
+            size=len(data),
+            published_at=modified,
+            published_by=PINNED_ACTOR,
+            metadata=metadata,
+        )
+        logger.info("pinned mode: serving %s version %s from %s", metadata.name, version, path)
+        return cls(model_uri, data, record, alias)
+
+    def current(self, name: str) -> str:
+        """The pinned version, for the pinned model's name only."""
+        return self._check_name(name).version
+
+    def wait_for_change(self, name: str, known_version: str | None, timeout: float) -> str | None:
+        """The pinned version if the caller knows another; else None after `timeout` (or stop)."""
+        version = self.current(name)
+        if version != known_version:
+            return version
+        self._stopping.wait(timeout)  # nothing can change until a restart
+        return None
+
+    def list_models(self) -> list[str]:
+        """The pinned model's name."""
+        return [self.record.name]
+
+    def list_versions(self, name: str) -> list[VersionRecord]:
+        """The pinned version."""
+        return [self._check_name(name)]
+
+    def get_version(self, name: str, version_or_prefix: str) -> VersionRecord:
+        """The pinned version's record, if `version_or_prefix` names it."""
+        record = self._check_name(name)
+        reference = version_or_prefix.lower()
+        if len(reference) < MIN_VERSION_PREFIX:
+            raise InvalidInputError(
+                f"{version_or_prefix!r} is not a version: give the SHA-256 or at least "
+                f"{MIN_VERSION_PREFIX} of its leading hex digits"
+            )
+        if not record.version.startswith(reference):
+            raise VersionNotFoundError(name, version_or_prefix)
+        return record
+
+    def artifact_bytes(self, version: str) -> bytes:
+        """The pinned artifact's bytes (verified at start; held in memory since)."""
+        if check_version_id(version) != self.record.version:
+            raise VersionNotFoundError(self.record.name, version)
+        return self._data
+
+    def alias_record(self, name: str, alias: str) -> AliasRecord:
+        """The followed alias, pointing at the pinned version since the file was written."""
+        record = self._check_name(name)
+        if alias != self.alias:
+            raise AliasNotFoundError(name, alias)
+        change = AliasChange(
+            revision=1,
+            action="promote",
+            version=record.version,
+            previous=None,
+            at=record.published_at,
+            by=PINNED_ACTOR,
+        )
+        return AliasRecord(name=name, alias=alias, version=record.version, history=(change,))
+
+    def publish(self, data: bytes, *, actor: str, name: str | None = None) -> VersionRecord:
+        """Refused: pinned mode serves one file."""
+        raise self._refusal()
+
+    def promote(self, name: str, version: str, *, actor: str, alias: str) -> AliasRecord:
+        """Refused: pinned mode serves one file."""
+        raise self._refusal()
+
+    def rollback(self, name: str, *, actor: str, alias: str) -> AliasRecord:
+        """Refused: pinned mode serves one file."""
+        raise self._refusal()
+
+    def status(self) -> dict[str, object]:
+        """The pinned file and version."""
+        return {
+            "mode": self.mode,
+            "model_uri": self.model_uri,
+            "alias": self.alias,
+            "current": {self.record.name: self.record.version},
+        }
+
+    def start(self) -> None:
+        """Nothing to follow in pinned mode."""
+        self._stopping.clear()
+
+    def stop(self) -> None:
+        """Wake every waiting long-poll."""
+        self._stopping.set()
+
+    def _check_name(self, name: str) -> VersionRecord:
+        if name != self.record.name:
+            raise ModelNotFoundError(name)
+        return self.record
+
+    def _refusal(self) -> ConflictError:
+        return ConflictError(
+            f"pinned mode: the model server serves MODEL_URI {self.model_uri} "
+            f"(version {self.record.version}) and accepts no uploads or alias changes; "
+            "restart it with a new MODEL_URI and MODEL_SHA256 to serve another version"
+        )
+
+
+def _path_of(model_uri: str) -> Path:
+    parsed = urlparse(model_uri)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    if parsed.scheme == "" or len(parsed.scheme) == 1:  # a plain path (or a Windows drive)
+        return Path(model_uri)
+    raise InvalidInputError(
+        f"unsupported MODEL_URI {model_uri!r}: give a path or a file:// URI of an artifact"
+    )

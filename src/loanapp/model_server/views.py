@@ -1,0 +1,214 @@
+"""HTTP views of the model server: parse the request, ask the catalog, answer JSON (or bytes)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from typing import cast
+
+from flask import Blueprint, Response, current_app, g, request, url_for
+
+from loanapp.artifacts import check_version_id
+from loanapp.errors import InvalidInputError, LoanappError, MalformedRequestError
+from loanapp.model_server.auth import require_admin
+from loanapp.model_server.catalog import ModelCatalog
+from loanapp.settings import ModelServerSettings
+from loanapp.store.registry import AliasRecord, VersionRecord, check_name
+from loanapp.web import json_response, read_json_body
+
+logger = logging.getLogger(__name__)
+
+CATALOG_KEY = "loanapp.catalog"
+SETTINGS_KEY = "loanapp.settings"
+LONG_POLLS_KEY = "loanapp.long_polls"
+ACTOR_HEADER = "X-Loanapp-Actor"
+MAX_ACTOR_CHARS = 100
+# A version's bytes never change, so any cache may keep them forever.
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+blueprint = Blueprint("model_server", __name__)
+
+
+@blueprint.get("/healthz")
+def healthz() -> Response:
+    """Liveness: the process answers."""
+    return json_response({"status": "ok"})
+
+
+@blueprint.get("/readyz")
+def readyz() -> Response:
+    """Readiness: a current version of the configured model is known (from the store or memory)."""
+    catalog = _catalog()
+    name = _settings().model_name
+    try:
+        version = catalog.current(name)
+    except LoanappError as exc:
+        body = {"status": "not ready", "detail": exc.message, "model": name, **catalog.status()}
+        return json_response(body, 503)
+    return json_response({"status": "ready", "model": name, "version": version, **catalog.status()})
+
+
+@blueprint.get("/v1/models")
+def list_models() -> Response:
+    """Names of the models."""
+    return json_response({"models": _catalog().list_models()})
+
+
+@blueprint.get("/v1/models/<name>/current")
+def current_version(name: str) -> Response:
+    """Current version; with If-None-Match and `wait`, held until it changes or the wait ends."""
+    catalog = _catalog()
+    wait = _wait_seconds(request.args.get("wait"), _settings().max_wait_seconds)
+    version = catalog.current(name)
+    if request.if_none_match.contains_weak(version):
+        changed = _hold(catalog, name, version, wait)
+        if changed is None:
+            return Response(status=304, headers=_current_headers(version))
+        version = changed
+    body = {"name": name, "alias": catalog.alias, "version": version}
+    return json_response(body, headers=_current_headers(version))
+
+
+@blueprint.get("/v1/models/<name>/aliases/<alias>")
+def get_alias(name: str, alias: str) -> Response:
+    """An alias record: its version and history."""
+    return _alias_response(_catalog().alias_record(name, alias))
+
+
+@blueprint.put("/v1/models/<name>/aliases/<alias>")
+def promote(name: str, alias: str) -> Response:
+    """Point an alias at a version (admin)."""
+    actor = _admin_actor()
+    body = read_json_body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("version"), str):
+        raise MalformedRequestError('body must be {"version": "<SHA-256 or unique prefix>"}')
+    record = _catalog().promote(name, body["version"], actor=actor, alias=alias)
+    _log_write(actor, f"promoted {name} alias {alias} to", record.version)
+    return _alias_response(record)
+
+
+@blueprint.post("/v1/models/<name>/aliases/<alias>/rollback")
+def rollback(name: str, alias: str) -> Response:
+    """Point an alias back at its previous version (admin)."""
+    actor = _admin_actor()
+    record = _catalog().rollback(name, actor=actor, alias=alias)
+    _log_write(actor, f"rolled back {name} alias {alias} to", record.version)
+    return _alias_response(record)
+
+
+@blueprint.get("/v1/models/<name>/versions")
+def list_versions(name: str) -> Response:
+    """A summary of every version of a model, oldest first."""
+    return json_response({"versions": [_summary(r) for r in _catalog().list_versions(name)]})
+
+
+@blueprint.post("/v1/models/<name>/versions")
+def upload_version(name: str) -> Response:
+    """Publish the artifact in the body (admin); `?alias=` also promotes it."""
+    actor = _admin_actor()
+    check_name("model name", name)
+    alias = request.args.get("alias")
+    if alias is not None:
+        check_name("alias", alias)  # before publishing, so a typo does not half-succeed
+    if request.mimetype != "application/octet-stream":
+        raise MalformedRequestError(
+            f"Content-Type must be application/octet-stream, got {request.mimetype or 'none'!r}"
+        )
+    catalog = _catalog()
+    record = catalog.publish(request.get_data(cache=False), actor=actor, name=name)
+    _log_write(actor, f"published {name}", record.version)
+    if alias is not None:
+        catalog.promote(name, record.version, actor=actor, alias=alias)
+        _log_write(actor, f"promoted {name} alias {alias} to", record.version)
+    location = url_for(".get_version", name=name, version=record.version)
+    return json_response(record.model_dump(mode="json"), 201, {"Location": location})
+
+
+@blueprint.get("/v1/models/<name>/versions/<version>")
+def get_version(name: str, version: str) -> Response:
+    """The full record of a version (full hash or unique prefix)."""
+    return json_response(_catalog().get_version(name, version).model_dump(mode="json"))
+
+
+@blueprint.get("/v1/models/<name>/versions/<version>/artifact")
+def get_artifact(name: str, version: str) -> Response:
+    """The verified artifact bytes of a version of this model (full hash only)."""
+    catalog = _catalog()
+    check_version_id(version)
+    catalog.get_version(name, version)  # 404 unless the version belongs to this model
+    headers = {"ETag": f'"{version}"', "Cache-Control": IMMUTABLE}
+    if request.if_none_match.contains_weak(version):
+        return Response(status=304, headers=headers)
+    data = catalog.artifact_bytes(version)
+    return Response(data, headers=headers, mimetype="application/octet-stream")
+
+
+def _catalog() -> ModelCatalog:
+    return cast(ModelCatalog, current_app.extensions[CATALOG_KEY])
+
+
+def _settings() -> ModelServerSettings:
+    return cast(ModelServerSettings, current_app.extensions[SETTINGS_KEY])
+
+
+def _wait_seconds(raw: str | None, limit: float) -> float:
+    if raw is None:
+        return 0.0
+    try:
+        wait = float(raw)
+    except ValueError:
+        wait = math.nan
+    if not math.isfinite(wait) or wait < 0:
+        raise InvalidInputError(f"wait must be a number of seconds >= 0, got {raw!r}")
+    return min(wait, limit)
+
+
+def _hold(catalog: ModelCatalog, name: str, version: str, wait: float) -> str | None:
+    """Wait for a change if a long-poll slot is free; past the limit, answer at once."""
+    if wait <= 0:
+        return None
+    slots = cast(threading.BoundedSemaphore, current_app.extensions[LONG_POLLS_KEY])
+    # Never block on a slot: held long-polls must leave gunicorn threads for downloads and probes.
+    if not slots.acquire(blocking=False):
+        return None
+    try:
+        return catalog.wait_for_change(name, version, wait)
+    finally:
+        slots.release()
+
+
+def _current_headers(version: str) -> dict[str, str]:
+    # no-cache: a cache may keep the answer but must revalidate it, as it changes at any time.
+    return {"ETag": f'"{version}"', "Cache-Control": "no-cache"}
+
+
+def _admin_actor() -> str:
+    """Check the admin token, then name who acts: the X-Loanapp-Actor header or the address."""
+    require_admin(_settings(), request)
+    claimed = request.headers.get(ACTOR_HEADER, "").strip()
+    if len(claimed) > MAX_ACTOR_CHARS:
+        raise MalformedRequestError(f"{ACTOR_HEADER} is longer than {MAX_ACTOR_CHARS} characters")
+    return claimed or f"api@{request.remote_addr or 'unknown'}"
+
+
+def _log_write(actor: str, what: str, version: str) -> None:
+    logger.info("request %s: %s %s version %s", g.get("request_id"), actor, what, version)
+
+
+def _alias_response(record: AliasRecord) -> Response:
+    return json_response(record.model_dump(mode="json"))
+
+
+def _summary(record: VersionRecord) -> dict[str, object]:
+    full = record.model_dump(mode="json")
+    metadata = full["metadata"]
+    return {
+        "version": full["version"],
+        "size": full["size"],
+        "published_at": full["published_at"],
+        "published_by": full["published_by"],
+        "model_type": metadata["model_type"],
+        "created_at": metadata["created_at"],
+        "holdout_roc_auc": metadata["metrics"]["holdout"].get("roc_auc"),
+    }

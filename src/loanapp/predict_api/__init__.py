@@ -1,0 +1,1 @@
+"""The external predict API: validated predictions from the model the model server names."""

@@ -1,0 +1,88 @@
+"""The model slot: the one model a worker serves now, swapped by a single reference assignment."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from loanapp.artifacts import LoadedModel
+from loanapp.errors import ModelNotReadyError
+from loanapp.schema import FeatureValue
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    """A verified model ready to answer, and where and when it was loaded."""
+
+    model: LoadedModel
+    source: str
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def version(self) -> str:
+        """The model's version id (SHA-256 of its artifact)."""
+        return self.model.version
+
+    def predict_proba(self, columns: dict[str, list[FeatureValue]]) -> npt.NDArray[np.float64]:
+        """Class probabilities for validated columns: one predict_proba call for all rows."""
+        return self.model.predict_proba(pd.DataFrame(columns, copy=False))
+
+    def labels(self, probabilities: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+        """Class index per row: the positive class where its probability reaches the threshold."""
+        target = self.model.metadata.target
+        positive = target.positive_index
+        is_positive = probabilities[:, positive] >= self.model.metadata.decision.threshold
+        return np.where(is_positive, positive, 1 - positive).astype(np.int64)
+
+
+class ModelSlot:
+    """Holds the serving model. Readers take `current` once per request and keep that object, so a
+    request finishes on the model it started with while the watcher swaps in the next one."""
+
+    def __init__(self) -> None:
+        self._current: ServingModel | None = None
+        self._lock = threading.Lock()
+        self._status: dict[str, Any] = {"last_error": None, "last_error_at": None}
+
+    @property
+    def current(self) -> ServingModel | None:
+        """The model serving now, or None before the first load."""
+        return self._current
+
+    def require(self) -> ServingModel:
+        """The model serving now; ModelNotReadyError before the first load."""
+        current = self._current
+        if current is None:
+            raise ModelNotReadyError(self._status["last_error"] or "waiting for the model server")
+        return current
+
+    def swap(self, model: ServingModel) -> ServingModel | None:
+        """Make `model` current (one assignment) and return the one it replaced."""
+        with self._lock:
+            previous, self._current = self._current, model
+            self._status.update(last_error=None, last_error_at=None)
+        return previous
+
+    def record_failure(self, message: str) -> None:
+        """Remember why the last update failed; shown in /readyz until an update succeeds."""
+        with self._lock:
+            self._status.update(last_error=message, last_error_at=datetime.now(UTC).isoformat())
+
+    def status(self) -> dict[str, Any]:
+        """What /readyz reports: the version served, since when, from where, and the last error."""
+        with self._lock:
+            current = self._current
+            detail = dict(self._status)
+        if current is not None:
+            detail.update(
+                version=current.version,
+                loaded_at=current.loaded_at.isoformat(),
+                source=current.source,
+            )
+        return detail

@@ -1,0 +1,110 @@
+"""HTTP views of the predict API: parse, validate against the served model's schema, predict."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+
+from loanapp.predict_api.slot import ModelSlot, ServingModel
+from loanapp.settings import PredictApiSettings
+from loanapp.validation import validate_request
+from loanapp.web import json_response, read_json_body
+
+blueprint = Blueprint("predict_api", __name__)
+
+
+def _slot() -> ModelSlot:
+    slot: ModelSlot = current_app.extensions["loanapp.slot"]
+    return slot
+
+
+def _settings() -> PredictApiSettings:
+    settings: PredictApiSettings = current_app.extensions["loanapp.settings"]
+    return settings
+
+
+@blueprint.post("/predict")
+def predict() -> Response:
+    """One applicant: the label, both class probabilities and the model version."""
+    body = read_json_body(request)
+    serving = _slot().require()  # taken once: this request finishes on this model
+    rows = validate_request(serving.model.metadata.input_schema, body, single=True, max_rows=1)
+    probabilities = serving.predict_proba(rows.columns)
+    answer = _describe(serving) | {
+        "prediction": int(serving.labels(probabilities)[0]),
+        "predict_proba": probabilities[0].tolist(),
+    }
+    if rows.warnings:
+        answer["warnings"] = rows.warnings
+    return json_response(answer)
+
+
+@blueprint.post("/predict/batch")
+def predict_batch() -> Response:
+    """Many applicants, answered in order, all by the same model version."""
+    body = read_json_body(request)
+    serving = _slot().require()
+    rows = validate_request(
+        serving.model.metadata.input_schema,
+        body,
+        single=False,
+        max_rows=_settings().max_batch_rows,
+    )
+    probabilities = serving.predict_proba(rows.columns)
+    answer = _describe(serving) | {
+        "predictions": serving.labels(probabilities).tolist(),
+        "predict_proba": probabilities.tolist(),
+    }
+    if rows.warnings:
+        answer["warnings"] = rows.warnings
+    return json_response(answer)
+
+
+@blueprint.get("/model")
+def model() -> Response:
+    """The model serving now: version, when it was loaded, schema, metrics, threshold."""
+    serving = _slot().require()
+    metadata = serving.model.metadata
+    return json_response(
+        {
+            "name": metadata.name,
+            "model_version": serving.version,
+            "loaded_at": serving.loaded_at.isoformat(),
+            "source": serving.source,
+            "model_type": metadata.model_type,
+            "created_at": metadata.created_at.isoformat(),
+            "classes": list(metadata.target.classes),
+            "positive_class": metadata.target.positive_class,
+            "decision": metadata.decision.model_dump(),
+            "schema": metadata.input_schema.model_dump(),
+            "metrics": metadata.metrics.model_dump(),
+        }
+    )
+
+
+@blueprint.get("/healthz")
+def healthz() -> Response:
+    """Alive: the process answers."""
+    return json_response({"status": "ok"})
+
+
+@blueprint.get("/readyz")
+def readyz() -> Response:
+    """Ready when a verified model is loaded; the detail names it, this worker, the last failure."""
+    detail = _slot().status() | {"worker_pid": os.getpid()}
+    ready = "version" in detail
+    return json_response(
+        {"status": "ready" if ready else "not ready", **detail}, 200 if ready else 503
+    )
+
+
+def _describe(serving: ServingModel) -> dict[str, Any]:
+    target = serving.model.metadata.target
+    return {
+        "model_version": serving.version,
+        "classes": list(target.classes),
+        "positive_class": target.positive_class,
+        "threshold": serving.model.metadata.decision.threshold,
+    }

@@ -1,0 +1,148 @@
+"""Both services on one machine, as `loanapp up`, the demo and the integration tests run them."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import orjson
+import urllib3
+
+from loanapp.errors import UpstreamUnavailableError
+from loanapp.serving import ServiceProcess
+from loanapp.store.objects import open_store
+from loanapp.store.registry import DEFAULT_ALIAS, ModelRegistry
+from loanapp.training.data import load_dataset
+from loanapp.training.pipelines import ModelType
+from loanapp.training.train import TrainingOptions, train_model
+
+DEFAULT_MODEL_TYPE: ModelType = "logreg"
+
+
+def ensure_default_model(
+    registry: ModelRegistry, name: str, actor: str, progress: Callable[[str], None]
+) -> str:
+    """The production version of `name`; trains and publishes a default model if there is none."""
+    if not registry.list_versions(name):
+        progress(f"store is empty: training the default {DEFAULT_MODEL_TYPE} model")
+        result = train_model(
+            load_dataset(), TrainingOptions(model_type=DEFAULT_MODEL_TYPE, name=name)
+        )
+        registry.publish(result.artifact, actor=actor, name=name)
+        return registry.promote(name, result.version, actor=actor).version
+    if DEFAULT_ALIAS not in registry.list_aliases(name):
+        newest = registry.list_versions(name)[-1].version
+        progress(f"{DEFAULT_ALIAS} is unset: promoting the newest version {newest}")
+        return registry.promote(name, newest, actor=actor).version
+    return registry.get_alias(name).version
+
+
+@dataclass
+class LocalStack:
+    """A model server and a predict API started with `loanapp serve`, stopped by PID."""
+
+    store: str
+    work_dir: Path
+    host: str = "127.0.0.1"
+    model_server_port: int = 8001
+    predict_api_port: int = 8000
+    environment: dict[str, str] = field(default_factory=dict)
+    serve_options: dict[str, list[str]] = field(default_factory=dict)
+    """Extra `loanapp serve` options per service, e.g. {"predict-api": ["--workers", "4"]}."""
+    model_server: ServiceProcess | None = None
+    predict_api: ServiceProcess | None = None
+    _logs: list[IO[bytes]] = field(default_factory=list)
+
+    @property
+    def model_server_url(self) -> str:
+        """Base URL of the model server."""
+        return f"http://{self.host}:{self.model_server_port}"
+
+    @property
+    def predict_api_url(self) -> str:
+        """Base URL of the predict API."""
+        return f"http://{self.host}:{self.predict_api_port}"
+
+    def registry(self) -> ModelRegistry:
+        """The registry over the stack's store."""
+        return ModelRegistry(open_store(self.store))
+
+    def start_model_server(self, pinned: tuple[str, str] | None = None) -> ServiceProcess:
+        """Start (or restart) the model server; `pinned` = (MODEL_URI, MODEL_SHA256)."""
+        extra = {"MODEL_URI": pinned[0], "MODEL_SHA256": pinned[1]} if pinned else {}
+        self.model_server = self._start("model-server", self.model_server_port, extra)
+        return self.model_server
+
+    def start_predict_api(self) -> ServiceProcess:
+        """Start the predict API, following the model server."""
+        extra = {
+            "MODEL_SERVER_URL": self.model_server_url,
+            "LOANAPP_CACHE_DIR": str(self.work_dir / "predict-cache"),
+        }
+        self.predict_api = self._start("predict-api", self.predict_api_port, extra)
+        return self.predict_api
+
+    def stop(self) -> None:
+        """Stop both services (predict API first) and close their logs."""
+        for service in (self.predict_api, self.model_server):
+            if service is not None:
+                service.stop()
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
+
+    def _start(self, service: str, port: int, extra: dict[str, str]) -> ServiceProcess:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.work_dir / f"{service}.log").open("ab")
+        self._logs.append(log)
+        environment = {
+            k: v for k, v in os.environ.items() if k not in ("MODEL_URI", "MODEL_SHA256")
+        }
+        argv = [
+            sys.executable,
+            "-m",
+            "loanapp",
+            "--store",
+            self.store,
+            "serve",
+            service,
+            "--host",
+            self.host,
+            "--port",
+            str(port),
+            *self.serve_options.get(service, []),
+        ]
+        url = f"http://{self.host}:{port}"
+        process = ServiceProcess(argv, url=url, env=environment | self.environment | extra, log=log)
+        return process.start()
+
+
+def wait_for_served_version(
+    predict_api_url: str, version: str, *, timeout: float = 30.0, confirmations: int = 10
+) -> float:
+    """Seconds until `confirmations` answers in a row from GET /model name `version`.
+
+    Each worker answers some of the requests, so several answers in a row make it very likely
+    that every worker serves the version; the tests check every worker by other means.
+    """
+    pool = urllib3.PoolManager(retries=False)
+    started = time.monotonic()
+    streak = 0
+    while time.monotonic() - started < timeout:
+        try:
+            response = pool.request("GET", predict_api_url + "/model", timeout=5.0)
+            served = orjson.loads(response.data).get("model_version")
+        except (urllib3.exceptions.HTTPError, orjson.JSONDecodeError):
+            served = None
+        streak = streak + 1 if served == version else 0
+        if streak >= confirmations:
+            return time.monotonic() - started
+        time.sleep(0.02)
+    raise UpstreamUnavailableError(
+        predict_api_url, f"did not serve {version} within {timeout:.0f}s"
+    )

@@ -1,0 +1,119 @@
+"""Both services as real gunicorn processes on loopback, started with `loanapp serve`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import urllib3
+
+from loanapp.serving import free_port
+from loanapp.stack import LocalStack
+from loanapp.store.registry import ModelRegistry
+from loanapp.training.train import TrainingResult
+from tests.factories import rebuild
+
+ADMIN_TOKEN = "integration-test-admin-token"
+
+
+@dataclass
+class Versions:
+    """The versions published in the stack's store, and their artifact files."""
+
+    first: str
+    second: str
+    gbm: str
+    files: dict[str, Path]
+
+
+@pytest.fixture
+def versions(tmp_path: Path, logreg: TrainingResult, gbm: TrainingResult) -> Versions:
+    """Three published versions; `first` is production."""
+    files: dict[str, Path] = {}
+    artifacts = [logreg.artifact, rebuild(logreg.artifact, model_type="logreg-2"), gbm.artifact]
+    for data in artifacts:
+        path = tmp_path / "artifacts" / f"{len(files)}.bin"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(data)
+        files[_publish(tmp_path, data)] = path
+    first, second, gbm_version = files
+    _registry(tmp_path).promote("loan", first, actor="test")
+    return Versions(first=first, second=second, gbm=gbm_version, files=files)
+
+
+def _registry(tmp_path: Path) -> ModelRegistry:
+    return _stack_for(tmp_path).registry()
+
+
+def _publish(tmp_path: Path, data: bytes) -> str:
+    return _registry(tmp_path).publish(data, actor="test").version
+
+
+def _stack_for(tmp_path: Path, **options: Any) -> LocalStack:
+    return LocalStack(
+        store=str(tmp_path / "store"),
+        work_dir=tmp_path / "run",
+        model_server_port=free_port(),
+        predict_api_port=free_port(),
+        environment={
+            "LOANAPP_ADMIN_TOKEN": ADMIN_TOKEN,
+            "LOANAPP_STORE_POLL_SECONDS": "0.2",
+            "LOANAPP_LOG_LEVEL": "INFO",
+            "LOANAPP_RETRY_MAX_SECONDS": "1",
+        }
+        | options.pop("environment", {}),
+        **options,
+    )
+
+
+@pytest.fixture
+def stack_options() -> dict[str, Any]:
+    """Extra LocalStack arguments; a test overrides this fixture to size the services."""
+    return {}
+
+
+@pytest.fixture
+def stack(
+    tmp_path: Path, versions: Versions, stack_options: dict[str, Any]
+) -> Iterator[LocalStack]:
+    """Model server and predict API running, the predict API serving `versions.first`."""
+    stack = _stack_for(tmp_path, **stack_options)
+    try:
+        stack.start_model_server().wait_ready()
+        stack.start_predict_api().wait_ready()
+        yield stack
+    finally:
+        stack.stop()
+
+
+def worker_pids(master_pid: int) -> set[int]:
+    """PIDs of a gunicorn master's worker processes."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    return {int(pid) for pid in children}
+
+
+def wait_until_every_worker_serves(stack: LocalStack, version: str, timeout: float = 60.0) -> None:
+    """Poll /readyz until each predict-API worker has reported `version` (no timing asserted)."""
+    assert stack.predict_api is not None
+    assert stack.predict_api.pid is not None
+    workers = worker_pids(stack.predict_api.pid)
+    assert workers, "the predict API has no workers"
+    pool = urllib3.PoolManager(retries=False)
+    seen: dict[int, str] = {}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        # A new connection per request lets the kernel spread them over the workers.
+        response = pool.request(
+            "GET", stack.predict_api_url + "/readyz", timeout=5.0, headers={"Connection": "close"}
+        )
+        detail = orjson.loads(response.data)
+        seen[detail["worker_pid"]] = detail.get("version", "")
+        if all(seen.get(pid) == version for pid in workers):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"workers {workers} did not all serve {version}: last seen {seen}")

@@ -1,0 +1,118 @@
+"""Zero failed requests while versions change, the model server dies, and bad artifacts appear."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import urllib3
+
+from loanapp.stack import LocalStack
+from loanapp.traffic import Reply, Traffic, sample_rows, summarize
+from tests.integration.conftest import Versions, wait_until_every_worker_serves
+
+ROWS = sample_rows(50)
+
+
+def start_traffic(stack: LocalStack) -> Traffic:
+    """Four clients posting /predict, bounded to two minutes."""
+    return Traffic(stack.predict_api_url, rows=ROWS, concurrency=4, max_seconds=120).start()
+
+
+def assert_no_failures(replies: list[Reply], allowed_versions: set[str]) -> None:
+    summary = summarize(replies)
+    failures = [r for r in replies if r.status != 200][:5]
+    assert summary.sent > 0
+    assert summary.failed == 0, failures
+    assert set(summary.versions_in_order) <= allowed_versions
+
+
+def test_promote_and_roll_back_five_times_under_traffic(
+    stack: LocalStack, versions: Versions
+) -> None:
+    registry = stack.registry()
+    traffic = start_traffic(stack)
+    for _ in range(5):
+        registry.promote("loan", versions.second, actor="test")
+        wait_until_every_worker_serves(stack, versions.second)
+        registry.rollback("loan", actor="test")
+        wait_until_every_worker_serves(stack, versions.first)
+    replies = traffic.stop()
+    assert_no_failures(replies, {versions.first, versions.second})
+    assert summarize(replies).versions_in_order[:3] == [
+        versions.first,
+        versions.second,
+        versions.first,
+    ]
+
+
+def test_model_server_killed_and_restarted_three_times(
+    stack: LocalStack, versions: Versions
+) -> None:
+    registry = stack.registry()
+    traffic = start_traffic(stack)
+    for target in (versions.second, versions.gbm, versions.first):
+        assert stack.model_server is not None
+        stack.model_server.kill()  # SIGKILL to master and workers
+        registry.promote("loan", target, actor="test")  # changes while the server is down
+        stack.start_model_server().wait_ready()
+        wait_until_every_worker_serves(stack, target)
+    replies = traffic.stop()
+    assert_no_failures(replies, {versions.first, versions.second, versions.gbm})
+
+
+def test_corrupted_artifact_is_never_served(
+    stack: LocalStack, versions: Versions, tmp_path: Path
+) -> None:
+    registry = stack.registry()
+    blob = tmp_path / "store" / "blobs" / "sha256" / versions.second
+    damaged = bytearray(blob.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    blob.write_bytes(bytes(damaged))
+    traffic = start_traffic(stack)
+    registry.promote("loan", versions.second, actor="test")
+    pool = urllib3.PoolManager(retries=False)
+    for _ in range(600):  # until a worker reports the failed update, at most 30 s
+        ready = orjson.loads(pool.request("GET", stack.predict_api_url + "/readyz").data)
+        if ready.get("last_error"):
+            break
+        time.sleep(0.05)
+    assert "integrity" in ready["last_error"] or "422" in ready["last_error"], ready
+    assert ready["version"] == versions.first
+    registry.promote("loan", versions.gbm, actor="test")  # the next good version still arrives
+    wait_until_every_worker_serves(stack, versions.gbm)
+    replies = traffic.stop()
+    assert_no_failures(replies, {versions.first, versions.gbm})
+
+
+def test_pinned_mismatched_hash_refuses_to_start(
+    stack: LocalStack, versions: Versions, tmp_path: Path
+) -> None:
+    traffic = start_traffic(stack)
+    assert stack.model_server is not None
+    stack.model_server.stop()
+    wrong = versions.first  # the hash of another artifact than MODEL_URI
+    result = subprocess.run(
+        [sys.executable, "-m", "loanapp", "serve", "model-server", "--port", "1"],
+        env={
+            **stack.model_server.env,
+            "MODEL_URI": str(versions.files[versions.gbm]),
+            "MODEL_SHA256": wrong,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"expected sha256 {wrong}, got sha256 {versions.gbm}" in result.stderr
+    assert "Traceback" not in result.stderr
+    # The right hash starts it, pinned, and the predict API follows.
+    pinned = (str(versions.files[versions.gbm]), versions.gbm)
+    stack.start_model_server(pinned=pinned).wait_ready()
+    wait_until_every_worker_serves(stack, versions.gbm)
+    replies = traffic.stop()
+    assert_no_failures(replies, {versions.first, versions.gbm})

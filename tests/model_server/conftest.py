@@ -1,0 +1,88 @@
+"""Model-server fixtures: a real store with two published versions, and apps over it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from loanapp.model_server.app import create_app
+from loanapp.model_server.catalog import ModelCatalog
+from loanapp.model_server.views import CATALOG_KEY
+from loanapp.settings import ModelServerSettings
+from loanapp.store.registry import ModelRegistry
+from loanapp.training.train import TrainingResult
+
+TOKEN = "test-admin-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    """The folder of the `registry` fixture's store."""
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def make_settings(store_path: Path) -> Callable[..., ModelServerSettings]:
+    """Settings over the test store with a short poll; keyword arguments override fields."""
+
+    def make(**overrides: Any) -> ModelServerSettings:
+        fields: dict[str, Any] = {
+            "store": str(store_path),
+            "admin_token": TOKEN,
+            "store_poll_seconds": 0.05,
+            "max_wait_seconds": 10.0,
+            "max_long_polls": 4,
+        }
+        return ModelServerSettings(**(fields | overrides))
+
+    return make
+
+
+@pytest.fixture
+def versions(registry: ModelRegistry, logreg: TrainingResult, second_logreg: bytes) -> list[str]:
+    """Two published versions of 'loan'; 'production' points at the first."""
+    first = registry.publish(logreg.artifact, actor="alice").version
+    second = registry.publish(second_logreg, actor="alice").version
+    registry.promote("loan", first, actor="alice")
+    return [first, second]
+
+
+@pytest.fixture
+def make_app(make_settings: Callable[..., ModelServerSettings]) -> Iterator[Callable[..., Flask]]:
+    """Build apps (settings overrides as keywords); their catalogs are stopped at teardown."""
+    apps: list[Flask] = []
+
+    def make(catalog: ModelCatalog | None = None, **overrides: Any) -> Flask:
+        app = create_app(make_settings(**overrides), catalog)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions[CATALOG_KEY].stop()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask], versions: list[str]) -> Flask:
+    """A registry-mode model server over the two published versions."""
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of `app`."""
+    return app.test_client()
+
+
+def json_of(response: TestResponse) -> Any:
+    """The JSON body of a response; fails the test if there is none."""
+    body = response.get_json(silent=True)
+    assert body is not None, f"{response.status} has no JSON body: {response.data[:200]!r}"
+    return body

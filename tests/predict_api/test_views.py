@@ -1,0 +1,170 @@
+"""The predict API's HTTP contract, on a real model held in the slot."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from loanapp.artifacts import compute_version, load_model
+from loanapp.predict_api.slot import ModelSlot, ServingModel
+from loanapp.traffic import sample_rows
+from loanapp.training.train import TrainingResult
+from tests.factories import rebuild
+
+ROWS = sample_rows(20)
+
+
+def test_predict_answers_label_probabilities_and_version(
+    client: FlaskClient, logreg: TrainingResult
+) -> None:
+    response = client.post("/predict", json=ROWS[0])
+    assert response.status_code == 200
+    body = response.get_json()
+    model = load_model(logreg.artifact, logreg.version)
+    expected = model.predict_rows([ROWS[0]])[0]
+    assert body["model_version"] == logreg.version
+    assert body["classes"] == ["good", "bad"]
+    assert body["positive_class"] == "bad"
+    np.testing.assert_allclose(body["predict_proba"], expected, atol=1e-12)
+    threshold = model.metadata.decision.threshold
+    assert body["threshold"] == threshold
+    assert body["prediction"] == int(expected[1] >= threshold)
+    assert response.headers["X-Request-ID"]
+
+
+def test_columnar_single_row_gives_the_same_answer(client: FlaskClient) -> None:
+    record = client.post("/predict", json=ROWS[1]).get_json()
+    columnar = client.post("/predict", json={k: [v] for k, v in ROWS[1].items()}).get_json()
+    assert columnar == record
+
+
+@pytest.mark.parametrize(("threshold", "expected"), [(0.0, 1), (0.999999, 0)])
+def test_label_follows_the_stored_threshold(
+    app: Flask, logreg: TrainingResult, threshold: float, expected: int
+) -> None:
+    metadata = load_model(logreg.artifact, logreg.version).metadata
+    decision = metadata.decision.model_dump() | {"threshold": threshold}
+    artifact = rebuild(logreg.artifact, decision=decision)
+    slot: ModelSlot = app.extensions["loanapp.slot"]
+    slot.swap(ServingModel(model=load_model(artifact, compute_version(artifact)), source="test"))
+    body = app.test_client().post("/predict/batch", json=ROWS).get_json()
+    assert body["predictions"] == [expected] * len(ROWS)
+    assert body["threshold"] == threshold
+
+
+def test_batch_answers_every_row_in_order(client: FlaskClient, logreg: TrainingResult) -> None:
+    response = client.post("/predict/batch", json=ROWS)
+    assert response.status_code == 200
+    body = response.get_json()
+    expected = load_model(logreg.artifact, logreg.version).predict_rows(ROWS)
+    np.testing.assert_allclose(body["predict_proba"], expected, atol=1e-12)
+    assert len(body["predictions"]) == len(ROWS)
+    assert body["model_version"] == logreg.version
+    reversed_body = client.post("/predict/batch", json=ROWS[::-1]).get_json()
+    assert reversed_body["predict_proba"] == body["predict_proba"][::-1]
+
+
+def test_batch_columnar_form(client: FlaskClient) -> None:
+    columns = {name: [row[name] for row in ROWS[:3]] for name in ROWS[0]}
+    columnar = client.post("/predict/batch", json=columns).get_json()
+    records = client.post("/predict/batch", json=ROWS[:3]).get_json()
+    assert columnar == records
+
+
+def test_batch_larger_than_the_limit_is_413(client: FlaskClient) -> None:
+    response = client.post("/predict/batch", json=ROWS * 3)  # 60 rows, limit 50
+    assert response.status_code == 413
+    assert "60" in response.get_json()["error"]
+
+
+def test_body_larger_than_the_limit_is_413(client: FlaskClient) -> None:
+    response = client.post(
+        "/predict", data=b"[" + b"1," * 40_000 + b"1]", content_type="application/json"
+    )
+    assert response.status_code == 413
+    assert response.get_json()["type"] == "PayloadTooLargeError"
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "message"),
+    [
+        (b"{not json", "application/json", "body is not valid JSON"),
+        (b'{"a": 1}', "text/plain", "Content-Type must be application/json"),
+        (b"", "application/json", "body is not valid JSON"),
+    ],
+)
+def test_malformed_bodies_are_400(
+    client: FlaskClient, data: bytes, content_type: str, message: str
+) -> None:
+    response = client.post("/predict", data=data, content_type=content_type)
+    assert response.status_code == 400
+    assert message in response.get_json()["error"]
+
+
+def test_invalid_values_are_422_naming_row_and_field(client: FlaskClient) -> None:
+    bad = dict(ROWS[0], term="term_99", int_rate=None)
+    response = client.post("/predict", json=bad)
+    assert response.status_code == 422
+    problems = response.get_json()["problems"]
+    assert {(p["row"], p["field"]) for p in problems} == {(0, "term"), (0, "int_rate")}
+
+
+def test_nan_is_422_not_400(client: FlaskClient) -> None:
+    body = json.dumps(dict(ROWS[0], int_rate=float("nan")))  # the standard encoder writes NaN
+    assert "NaN" in body
+    response = client.post("/predict", data=body, content_type="application/json")
+    assert response.status_code == 422
+    assert any(p["field"] == "int_rate" for p in response.get_json()["problems"])
+
+
+def test_no_model_yet_is_503_with_retry_after(empty_app: Flask) -> None:
+    client = empty_app.test_client()
+    response = client.post("/predict", json=ROWS[0])
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "2"
+    assert "no model is loaded yet" in response.get_json()["error"]
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.get_json()["status"] == "not ready"
+    assert client.get("/healthz").status_code == 200
+
+
+def test_model_and_readyz_describe_the_served_version(
+    client: FlaskClient, logreg: TrainingResult
+) -> None:
+    model = client.get("/model").get_json()
+    assert model["model_version"] == logreg.version
+    assert model["positive_class"] == "bad"
+    assert len(model["schema"]["features"]) == 22
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json()["version"] == logreg.version
+    assert ready.get_json()["source"] == "test"
+
+
+def test_unknown_routes_and_methods_are_json(client: FlaskClient) -> None:
+    missing = client.get("/nope")
+    assert missing.status_code == 404
+    assert "error" in missing.get_json()
+    wrong_method = client.get("/predict")
+    assert wrong_method.status_code == 405
+    assert "POST" in wrong_method.headers["Allow"]
+
+
+def test_failed_update_keeps_the_model_and_shows_in_readyz(
+    app: Flask, logreg: TrainingResult, gbm: TrainingResult
+) -> None:
+    slot: ModelSlot = app.extensions["loanapp.slot"]
+    slot.record_failure("artifact integrity check failed: expected sha256 a, got sha256 b")
+    client = app.test_client()
+    ready = client.get("/readyz").get_json()
+    assert ready["version"] == logreg.version
+    assert "integrity" in ready["last_error"]
+    assert client.post("/predict", json=ROWS[0]).get_json()["model_version"] == logreg.version
+    slot.swap(ServingModel(model=load_model(gbm.artifact, gbm.version), source="test"))
+    assert client.get("/readyz").get_json()["last_error"] is None
+    assert client.post("/predict", json=ROWS[0]).get_json()["model_version"] == gbm.version
