@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from loanapp.predict_api.cache import ArtifactCache
 from loanapp.predict_api.client import ModelServerClient
@@ -21,6 +21,9 @@ def create_app(settings: PredictApiSettings | None = None, *, follow: bool = Tru
     # same cores and collapse throughput under concurrency, so each gets a fixed, small pool.
     threadpool_limits(limits=settings.model_threads)
     app = Flask(__name__)
+    app.extensions["loanapp.math_threads"] = {
+        pool["internal_api"]: pool["num_threads"] for pool in threadpool_info()
+    }
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     slot = ModelSlot()
     watcher = ModelWatcher(

@@ -93,7 +93,10 @@ def healthz() -> Response:
 @blueprint.get("/readyz")
 def readyz() -> Response:
     """Ready when a verified model is loaded; the detail names it, this worker, the last failure."""
-    detail = _slot().status() | {"worker_pid": os.getpid()}
+    detail = _slot().status() | {
+        "worker_pid": os.getpid(),
+        "math_threads": current_app.extensions["loanapp.math_threads"],
+    }
     ready = "version" in detail
     return json_response(
         {"status": "ready" if ready else "not ready", **detail}, 200 if ready else 503
