@@ -6,7 +6,13 @@ from typing import Any
 
 import numpy as np
 
-from loanapp.artifacts import ArtifactMetadata, build_artifact, compute_version, load_model
+from loanapp.artifacts import (
+    ArtifactMetadata,
+    build_artifact,
+    compute_version,
+    load_model,
+    read_compiled,
+)
 from loanapp.training.data import Dataset, load_dataset
 from loanapp.training.train import TrainingOptions, TrainingResult, train_model
 
@@ -41,7 +47,12 @@ def train_small(model_type: Any = "logreg", **options: Any) -> TrainingResult:
 
 
 def rebuild(artifact: bytes, estimator: Any = None, **metadata_updates: Any) -> bytes:
-    """Artifact bytes with some metadata fields (and optionally the estimator) replaced."""
+    """Artifact bytes with some metadata fields (and optionally the estimator) replaced.
+
+    The compiled form is kept with the original estimator and dropped with a replaced one.
+    """
     model = load_model(artifact, compute_version(artifact))
-    metadata = ArtifactMetadata.model_validate(model.metadata.model_dump() | metadata_updates)
-    return build_artifact(model.estimator if estimator is None else estimator, metadata)
+    compiled = read_compiled(artifact, model.metadata) if estimator is None else None
+    updates = {"compiled": compiled.kind if compiled else None} | metadata_updates
+    metadata = ArtifactMetadata.model_validate(model.metadata.model_dump() | updates)
+    return build_artifact(model.estimator if estimator is None else estimator, metadata, compiled)

@@ -5,7 +5,9 @@ An artifact is a zip archive with two members:
 - ``metadata.json``: what the model is (schema, classes, decision threshold, metrics, training data
   hash, library versions, reference rows with their expected probabilities);
 - ``model.skops``: the fitted scikit-learn pipeline in skops format, which rebuilds objects from an
-  allow-list of types instead of executing pickled code.
+  allow-list of types instead of executing pickled code;
+- ``compiled.npz`` (optional): the same model as plain arrays (see loanapp.compiled), which the
+  predict API evaluates without scikit-learn.
 
 Reading follows one order, so that no unverified byte is ever deserialised: hash the bytes and
 compare with the expected version, then parse the JSON metadata, then refuse a scikit-learn version
@@ -21,18 +23,17 @@ import json
 import platform
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata as package_metadata
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
-import sklearn
-import skops.io
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from loanapp.compiled import COMPILED_MEMBER, CompiledModel
 from loanapp.errors import (
     ArtifactBehaviourError,
     ArtifactFormatError,
@@ -42,6 +43,12 @@ from loanapp.errors import (
     UntrustedArtifactError,
 )
 from loanapp.schema import FeatureValue, InputSchema
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# scikit-learn, skops and pandas are imported only where a function needs them: the predict API
+# serves compiled models and never loads them, which keeps its workers small and quick to start.
 
 ARTIFACT_FORMAT: Literal["loanapp-artifact/1"] = "loanapp-artifact/1"
 METADATA_MEMBER = "metadata.json"
@@ -137,13 +144,15 @@ class ArtifactMetadata(_Frozen):
     training_options: dict[str, Any]
     libraries: dict[str, str]
     reference: ReferenceRows
+    compiled: str | None = None
+    """Kind of the compiled form in the artifact ("linear", "trees"), None if it has none."""
 
 
 def library_versions() -> dict[str, str]:
     """Versions of the libraries that shape a model's behaviour, as recorded in artifacts."""
     return {
         "python": platform.python_version(),
-        "scikit-learn": sklearn.__version__,
+        "scikit-learn": package_metadata.version("scikit-learn"),
         "numpy": np.__version__,
         "skops": package_metadata.version("skops"),
     }
@@ -170,14 +179,21 @@ def verify_bytes(data: bytes, expected_version: str) -> None:
         raise ArtifactIntegrityError(expected=expected_version, actual=actual)
 
 
-def build_artifact(estimator: Any, metadata: ArtifactMetadata) -> bytes:
-    """Serialise a fitted pipeline and its metadata into artifact bytes."""
+def build_artifact(
+    estimator: Any, metadata: ArtifactMetadata, compiled: CompiledModel | None = None
+) -> bytes:
+    """Serialise a fitted pipeline, its metadata and its compiled form into artifact bytes."""
+    import skops.io
+
+    members = [
+        (METADATA_MEMBER, metadata.model_dump_json(indent=2).encode()),
+        (MODEL_MEMBER, skops.io.dumps(estimator)),
+    ]
+    if compiled is not None:
+        members.append((COMPILED_MEMBER, compiled.to_bytes()))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for member, payload in (
-            (METADATA_MEMBER, metadata.model_dump_json(indent=2).encode()),
-            (MODEL_MEMBER, skops.io.dumps(estimator)),
-        ):
+        for member, payload in members:
             info = zipfile.ZipInfo(member, date_time=_ZIP_TIMESTAMP)
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, payload)
@@ -188,6 +204,14 @@ def read_metadata(data: bytes, expected_version: str) -> ArtifactMetadata:
     """Verify the bytes' hash, then parse the metadata; the model itself is not deserialised."""
     verify_bytes(data, expected_version)
     return _parse_metadata(_read_member(data, METADATA_MEMBER))
+
+
+def read_compiled(data: bytes, metadata: ArtifactMetadata) -> CompiledModel | None:
+    """The compiled form in already verified artifact bytes, or None if it has none."""
+    if metadata.compiled is None:
+        return None
+    check_compatible(metadata)
+    return CompiledModel.from_bytes(_read_member(data, COMPILED_MEMBER))
 
 
 @dataclass(frozen=True)
@@ -209,8 +233,10 @@ class LoadedModel:
 
 def load_model(data: bytes, expected_version: str) -> LoadedModel:
     """Verify, check and deserialise artifact bytes; raise an ArtifactError if anything is off."""
+    import skops.io
+
     metadata = read_metadata(data, expected_version)
-    _check_compatible(metadata)
+    check_compatible(metadata)
     model_bytes = _read_member(data, MODEL_MEMBER)
     try:
         untrusted = [
@@ -222,16 +248,19 @@ def load_model(data: bytes, expected_version: str) -> LoadedModel:
         raise UntrustedArtifactError(untrusted)
     estimator = skops.io.loads(model_bytes, trusted=list(TRUSTED_TYPES))
     loaded = LoadedModel(version=expected_version, metadata=metadata, estimator=estimator)
-    check_reference_rows(loaded)
+    check_reference_rows(metadata, loaded.predict_rows)
     return loaded
 
 
-def check_reference_rows(model: LoadedModel) -> None:
-    """Raise ArtifactBehaviourError unless the model reproduces its recorded probabilities."""
-    reference = model.metadata.reference
+def check_reference_rows(
+    metadata: ArtifactMetadata,
+    predict_rows: Callable[[list[dict[str, FeatureValue]]], npt.NDArray[np.float64]],
+) -> None:
+    """Raise ArtifactBehaviourError unless `predict_rows` reproduces the recorded probabilities."""
+    reference = metadata.reference
     if not reference.rows:
         return
-    actual = model.predict_rows(list(reference.rows))
+    actual = predict_rows(list(reference.rows))
     difference = float(np.max(np.abs(actual - np.asarray(reference.probabilities))))
     if not difference <= reference.tolerance:  # also catches NaN
         raise ArtifactBehaviourError(max_difference=difference, tolerance=reference.tolerance)
@@ -261,7 +290,9 @@ def _parse_metadata(raw: bytes) -> ArtifactMetadata:
         raise ArtifactFormatError(f"{METADATA_MEMBER} is malformed: {exc}") from exc
 
 
-def _check_compatible(metadata: ArtifactMetadata) -> None:
+def check_compatible(metadata: ArtifactMetadata) -> None:
+    """Refuse an artifact trained with a scikit-learn version other than the installed one."""
     trained_with = metadata.libraries.get("scikit-learn", "unknown")
-    if trained_with != sklearn.__version__:
-        raise IncompatibleArtifactError("scikit-learn", trained_with, sklearn.__version__)
+    installed = package_metadata.version("scikit-learn")
+    if trained_with != installed:
+        raise IncompatibleArtifactError("scikit-learn", trained_with, installed)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FeatureKind = Literal["integer", "number", "category"]
 FeatureValue = int | float | str
@@ -46,6 +48,8 @@ class InputSchema(BaseModel):
 
     def to_frame(self, rows: Sequence[Mapping[str, FeatureValue]]) -> pd.DataFrame:
         """Build the model's input frame from rows, columns in schema order with training dtypes."""
+        import pandas as pd
+
         columns = {
             feature.name: pd.Series(
                 [row[feature.name] for row in rows], dtype=_PANDAS_DTYPES[feature.kind]
@@ -63,6 +67,8 @@ _PANDAS_DTYPES: dict[FeatureKind, str] = {
 
 
 def _describe_column(name: str, column: pd.Series) -> FeatureSpec:
+    import pandas as pd
+
     if pd.api.types.is_integer_dtype(column):
         return FeatureSpec(
             name=name, kind="integer", minimum=float(column.min()), maximum=float(column.max())

@@ -17,8 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from loanapp.errors import InvalidInputError
 from loanapp.store.objects import DEFAULT_STORE_URI
-from loanapp.store.registry import DEFAULT_ALIAS
-from loanapp.training.train import DEFAULT_MODEL_NAME
+from loanapp.store.registry import DEFAULT_ALIAS, DEFAULT_MODEL_NAME
 
 PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "admin", "token", "password"})
 

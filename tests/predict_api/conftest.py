@@ -8,9 +8,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from loanapp.artifacts import load_model
 from loanapp.predict_api.app import create_app
-from loanapp.predict_api.slot import ModelSlot, ServingModel
+from loanapp.predict_api.slot import ModelSlot, load_serving_model
 from loanapp.settings import PredictApiSettings
 from loanapp.training.train import TrainingResult
 
@@ -33,7 +32,7 @@ def empty_app(settings: PredictApiSettings) -> Flask:
 def app(empty_app: Flask, logreg: TrainingResult) -> Flask:
     """The app serving the small logistic-regression model."""
     slot: ModelSlot = empty_app.extensions["loanapp.slot"]
-    slot.swap(ServingModel(model=load_model(logreg.artifact, logreg.version), source="test"))
+    slot.swap(load_serving_model(logreg.artifact, logreg.version, "test"))
     return empty_app
 
 

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from loanapp.artifacts import compute_version, load_model
-from loanapp.predict_api.slot import ModelSlot, ServingModel
+from loanapp.predict_api.slot import ModelSlot, load_serving_model
 from loanapp.traffic import sample_rows
 from loanapp.training.train import TrainingResult
 from tests.factories import rebuild
@@ -50,7 +50,7 @@ def test_label_follows_the_stored_threshold(
     decision = metadata.decision.model_dump() | {"threshold": threshold}
     artifact = rebuild(logreg.artifact, decision=decision)
     slot: ModelSlot = app.extensions["loanapp.slot"]
-    slot.swap(ServingModel(model=load_model(artifact, compute_version(artifact)), source="test"))
+    slot.swap(load_serving_model(artifact, compute_version(artifact), "test"))
     body = app.test_client().post("/predict/batch", json=ROWS).get_json()
     assert body["predictions"] == [expected] * len(ROWS)
     assert body["threshold"] == threshold
@@ -165,6 +165,6 @@ def test_failed_update_keeps_the_model_and_shows_in_readyz(
     assert ready["version"] == logreg.version
     assert "integrity" in ready["last_error"]
     assert client.post("/predict", json=ROWS[0]).get_json()["model_version"] == logreg.version
-    slot.swap(ServingModel(model=load_model(gbm.artifact, gbm.version), source="test"))
+    slot.swap(load_serving_model(gbm.artifact, gbm.version, "test"))
     assert client.get("/readyz").get_json()["last_error"] is None
     assert client.post("/predict", json=ROWS[0]).get_json()["model_version"] == gbm.version

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 from flask import Flask
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 from loanapp.predict_api.cache import ArtifactCache
 from loanapp.predict_api.client import ModelServerClient
@@ -17,13 +19,8 @@ from loanapp.web import install_common_handlers
 def create_app(settings: PredictApiSettings | None = None, *, follow: bool = True) -> Flask:
     """Build the app; with `follow`, start the watcher that keeps the model current."""
     settings = settings or load_settings(PredictApiSettings)
-    # Every worker is a process of its own: unbounded OpenMP/BLAS pools per worker fight over the
-    # same cores and collapse throughput under concurrency, so each gets a fixed, small pool.
-    threadpool_limits(limits=settings.model_threads)
+    limit_math_threads(settings.model_threads)
     app = Flask(__name__)
-    app.extensions["loanapp.math_threads"] = {
-        pool["internal_api"]: pool["num_threads"] for pool in threadpool_info()
-    }
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     slot = ModelSlot()
     watcher = ModelWatcher(
@@ -42,3 +39,18 @@ def create_app(settings: PredictApiSettings | None = None, *, follow: bool = Tru
     if follow:
         watcher.start()
     return app
+
+
+MATH_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def limit_math_threads(threads: int) -> None:
+    """Cap OpenMP/BLAS thread pools in this process, loaded now or later.
+
+    Every worker is a process of its own: default pools of one thread per core in each worker
+    fight over the same cores and collapse throughput under concurrency. threadpoolctl caps the
+    libraries already loaded; the variables cap those a scikit-learn fallback loads later.
+    """
+    for variable in MATH_THREAD_VARIABLES:
+        os.environ[variable] = str(threads)
+    threadpool_limits(limits=threads)

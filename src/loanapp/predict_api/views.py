@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
+from threadpoolctl import threadpool_info
 
 from loanapp.predict_api.slot import ModelSlot, ServingModel
 from loanapp.settings import PredictApiSettings
@@ -30,8 +31,8 @@ def predict() -> Response:
     """One applicant: the label, both class probabilities and the model version."""
     body = read_json_body(request)
     serving = _slot().require()  # taken once: this request finishes on this model
-    rows = validate_request(serving.model.metadata.input_schema, body, single=True, max_rows=1)
-    probabilities = serving.predict_proba(rows.columns)
+    rows = validate_request(serving.metadata.input_schema, body, single=True, max_rows=1)
+    probabilities = serving.predict_proba(rows.columns, rows.row_count)
     answer = _describe(serving) | {
         "prediction": int(serving.labels(probabilities)[0]),
         "predict_proba": probabilities[0].tolist(),
@@ -47,12 +48,12 @@ def predict_batch() -> Response:
     body = read_json_body(request)
     serving = _slot().require()
     rows = validate_request(
-        serving.model.metadata.input_schema,
+        serving.metadata.input_schema,
         body,
         single=False,
         max_rows=_settings().max_batch_rows,
     )
-    probabilities = serving.predict_proba(rows.columns)
+    probabilities = serving.predict_proba(rows.columns, rows.row_count)
     answer = _describe(serving) | {
         "predictions": serving.labels(probabilities).tolist(),
         "predict_proba": probabilities.tolist(),
@@ -66,13 +67,14 @@ def predict_batch() -> Response:
 def model() -> Response:
     """The model serving now: version, when it was loaded, schema, metrics, threshold."""
     serving = _slot().require()
-    metadata = serving.model.metadata
+    metadata = serving.metadata
     return json_response(
         {
             "name": metadata.name,
             "model_version": serving.version,
             "loaded_at": serving.loaded_at.isoformat(),
             "source": serving.source,
+            "predictor": serving.predictor_kind,
             "model_type": metadata.model_type,
             "created_at": metadata.created_at.isoformat(),
             "classes": list(metadata.target.classes),
@@ -95,7 +97,7 @@ def readyz() -> Response:
     """Ready when a verified model is loaded; the detail names it, this worker, the last failure."""
     detail = _slot().status() | {
         "worker_pid": os.getpid(),
-        "math_threads": current_app.extensions["loanapp.math_threads"],
+        "math_threads": {pool["internal_api"]: pool["num_threads"] for pool in threadpool_info()},
     }
     ready = "version" in detail
     return json_response(
@@ -104,10 +106,10 @@ def readyz() -> Response:
 
 
 def _describe(serving: ServingModel) -> dict[str, Any]:
-    target = serving.model.metadata.target
+    target = serving.metadata.target
     return {
         "model_version": serving.version,
         "classes": list(target.classes),
         "positive_class": target.positive_class,
-        "threshold": serving.model.metadata.decision.threshold,
+        "threshold": serving.metadata.decision.threshold,
     }

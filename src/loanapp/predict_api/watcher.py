@@ -7,11 +7,10 @@ import random
 import threading
 import time
 
-from loanapp.artifacts import load_model
 from loanapp.errors import LoanappError
 from loanapp.predict_api.cache import ArtifactCache
 from loanapp.predict_api.client import ModelServerClient
-from loanapp.predict_api.slot import ModelSlot, ServingModel
+from loanapp.predict_api.slot import ModelSlot, load_serving_model
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +92,8 @@ class ModelWatcher:
         self.cache.save(self.name, version, data)
 
     def _install(self, version: str, data: bytes, source: str) -> None:
-        model = load_model(data, version)  # hash, versions, allow-list, reference rows
-        previous = self.slot.swap(ServingModel(model=model, source=source))
+        model = load_serving_model(data, version, source)  # hash, versions, reference rows
+        previous = self.slot.swap(model)
         logger.info(
             "serving %s version %s (from %s; was %s)",
             self.name,

@@ -48,6 +48,7 @@ from loanapp.errors import (
 from loanapp.store.objects import ObjectStore, StoredObject
 
 DEFAULT_ALIAS = "production"
+DEFAULT_MODEL_NAME = "loan"
 MIN_VERSION_PREFIX = 6
 MAX_ALIAS_UPDATE_ATTEMPTS = 200
 _NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")

@@ -7,8 +7,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 import numpy as np
+import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
 
 from loanapp.artifacts import (
     ArtifactMetadata,
@@ -21,7 +23,9 @@ from loanapp.artifacts import (
     compute_version,
     library_versions,
 )
+from loanapp.compiled import CompiledModel, compile_pipeline
 from loanapp.schema import FeatureValue, InputSchema
+from loanapp.store.registry import DEFAULT_MODEL_NAME
 from loanapp.training.data import CLASSES, POSITIVE_CLASS, TARGET_COLUMN, Dataset
 from loanapp.training.evaluation import (
     choose_threshold,
@@ -31,7 +35,6 @@ from loanapp.training.evaluation import (
 )
 from loanapp.training.pipelines import ModelType, build_pipeline
 
-DEFAULT_MODEL_NAME = "loan"
 DEFAULT_SEED = 42
 DEFAULT_FOLDS = 5
 DEFAULT_HOLDOUT_FRACTION = 0.2
@@ -102,6 +105,7 @@ def train_model(
     model = clone(pipeline).fit(train_x, train_y)
     holdout_probability = model.predict_proba(holdout_x)[:, 1]
 
+    compiled = _compile_checked(model, holdout_x, progress)
     reference_rows: list[dict[str, FeatureValue]] = holdout_x.head(REFERENCE_ROWS).to_dict(
         "records"
     )
@@ -130,6 +134,7 @@ def train_model(
         ),
         training_options=asdict(options),
         libraries=library_versions(),
+        compiled=compiled.kind if compiled else None,
         reference=ReferenceRows(
             rows=tuple(reference_rows),
             probabilities=tuple(
@@ -138,5 +143,24 @@ def train_model(
             tolerance=REFERENCE_TOLERANCE,
         ),
     )
-    artifact = build_artifact(model, metadata)
+    artifact = build_artifact(model, metadata, compiled)
     return TrainingResult(artifact=artifact, version=compute_version(artifact), metadata=metadata)
+
+
+def _compile_checked(
+    model: Pipeline, frame: pd.DataFrame, progress: Callable[[str], None]
+) -> CompiledModel | None:
+    """The compiled form of `model` if it matches scikit-learn on every row of `frame`."""
+    compiled = compile_pipeline(model)
+    if compiled is None:
+        progress("this pipeline has no compiled form; the API will use scikit-learn")
+        return None
+    columns = {name: frame[name].tolist() for name in frame.columns}
+    difference = np.max(
+        np.abs(compiled.predict_proba(columns, len(frame)) - model.predict_proba(frame))
+    )
+    if not difference <= REFERENCE_TOLERANCE:
+        progress(f"compiled form differs from scikit-learn by {difference:.3g}; not included")
+        return None
+    progress(f"compiled form ({compiled.kind}) matches scikit-learn within {difference:.1g}")
+    return compiled

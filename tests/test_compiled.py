@@ -1,0 +1,141 @@
+"""Compiled predictors: the same probabilities as scikit-learn, without scikit-learn at serving."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.pipeline import Pipeline
+from sklearn.tree import DecisionTreeClassifier
+
+from loanapp.artifacts import build_artifact, compute_version, load_model, read_compiled
+from loanapp.compiled import CompiledModel, LinearScorer, compile_pipeline
+from loanapp.errors import ArtifactFormatError
+from loanapp.predict_api.slot import load_serving_model
+from loanapp.training.data import load_dataset
+from loanapp.training.train import TrainingResult
+
+ALL_ROWS = load_dataset().features
+
+
+@pytest.mark.parametrize(("result_name", "kind"), [("logreg", "linear"), ("gbm", "trees")])
+def test_compiled_equals_scikit_learn_on_every_row(
+    result_name: str, kind: str, request: pytest.FixtureRequest
+) -> None:
+    result: TrainingResult = request.getfixturevalue(result_name)
+    model = load_model(result.artifact, result.version)
+    compiled = read_compiled(result.artifact, model.metadata)
+    assert compiled is not None
+    assert compiled.kind == kind
+    columns = {name: ALL_ROWS[name].tolist() for name in ALL_ROWS.columns}
+    expected = model.estimator.predict_proba(ALL_ROWS)
+    actual = compiled.predict_proba(columns, len(ALL_ROWS))
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-12)
+
+
+def test_round_trip_through_bytes(gbm: TrainingResult) -> None:
+    compiled = compile_pipeline(load_model(gbm.artifact, gbm.version).estimator)
+    assert compiled is not None
+    again = CompiledModel.from_bytes(compiled.to_bytes())
+    columns = {name: ALL_ROWS[name].head(50).tolist() for name in ALL_ROWS.columns}
+    np.testing.assert_array_equal(
+        again.predict_proba(columns, 50), compiled.predict_proba(columns, 50)
+    )
+
+
+def test_unsupported_pipelines_have_no_compiled_form(logreg: TrainingResult) -> None:
+    pipeline = load_model(logreg.artifact, logreg.version).estimator
+    tree = Pipeline([pipeline.steps[0], ("classifier", DecisionTreeClassifier())])
+    assert compile_pipeline(tree) is None
+    assert compile_pipeline(pipeline.steps[1][1]) is None
+
+
+def test_malformed_compiled_member_is_a_format_error() -> None:
+    with pytest.raises(ArtifactFormatError, match=r"compiled\.npz is malformed"):
+        CompiledModel.from_bytes(b"not an npz")
+
+
+@pytest.mark.parametrize(("result_name", "kind"), [("logreg", "linear"), ("gbm", "trees")])
+def test_the_api_serves_the_compiled_form(
+    result_name: str, kind: str, request: pytest.FixtureRequest
+) -> None:
+    result: TrainingResult = request.getfixturevalue(result_name)
+    serving = load_serving_model(result.artifact, result.version, "test")
+    assert serving.predictor_kind == f"compiled {kind}"
+
+
+def test_a_compiled_form_that_drifted_falls_back_to_scikit_learn(logreg: TrainingResult) -> None:
+    model = load_model(logreg.artifact, logreg.version)
+    compiled = read_compiled(logreg.artifact, model.metadata)
+    assert compiled is not None
+    assert isinstance(compiled.scorer, LinearScorer)
+    shifted = dataclasses.replace(
+        compiled, scorer=LinearScorer(compiled.scorer.coef, compiled.scorer.intercept + 0.5)
+    )
+    artifact = build_artifact(model.estimator, model.metadata, shifted)
+    serving = load_serving_model(artifact, compute_version(artifact), "test")
+    assert serving.predictor_kind == "scikit-learn"
+    rows = list(model.metadata.reference.rows)
+    columns = {name: [row[name] for row in rows] for name in rows[0]}
+    np.testing.assert_allclose(
+        serving.predict_proba(columns, len(rows)), model.metadata.reference.probabilities
+    )
+
+
+def test_an_artifact_without_compiled_form_is_served_by_scikit_learn(
+    logreg: TrainingResult,
+) -> None:
+    model = load_model(logreg.artifact, logreg.version)
+    metadata = model.metadata.model_copy(update={"compiled": None})
+    artifact = build_artifact(model.estimator, metadata)
+    serving = load_serving_model(artifact, compute_version(artifact), "test")
+    assert serving.predictor_kind == "scikit-learn"
+
+
+def test_serving_a_compiled_model_imports_no_scikit_learn(
+    logreg: TrainingResult, tmp_path: Path
+) -> None:
+    path = tmp_path / "m.bin"
+    path.write_bytes(logreg.artifact)
+    script = (
+        "import sys\n"
+        "from loanapp.predict_api.app import create_app\n"
+        "from loanapp.predict_api.slot import load_serving_model\n"
+        f"data = open({str(path)!r}, 'rb').read()\n"
+        f"serving = load_serving_model(data, {logreg.version!r}, 'test')\n"
+        "print(serving.predictor_kind)\n"
+        "print(sorted(m for m in ('sklearn', 'scipy', 'pandas', 'skops') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.splitlines() == ["compiled linear", "[]"]
+
+
+def test_a_scikit_learn_fallback_runs_with_capped_math_threads(
+    logreg: TrainingResult, tmp_path: Path
+) -> None:
+    model = load_model(logreg.artifact, logreg.version)
+    artifact = build_artifact(model.estimator, model.metadata.model_copy(update={"compiled": None}))
+    path = tmp_path / "m.bin"
+    path.write_bytes(artifact)
+    script = (
+        "from threadpoolctl import threadpool_info\n"
+        "from loanapp.predict_api.app import limit_math_threads\n"
+        "from loanapp.predict_api.slot import load_serving_model\n"
+        "limit_math_threads(1)\n"
+        f"data = open({str(path)!r}, 'rb').read()\n"
+        f"print(load_serving_model(data, {compute_version(artifact)!r}, 'test').predictor_kind)\n"
+        "print(sorted({(p['internal_api'], p['num_threads']) for p in threadpool_info()}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    kind, pools = result.stdout.splitlines()
+    assert kind == "scikit-learn"
+    assert "('openmp', 1)" in pools  # loaded by scikit-learn after the cap, capped all the same
+    assert ", 2)" not in pools
