@@ -70,7 +70,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 @click.option(
     "--store",
     metavar="URI",
-    help="Model store: folder path or file:// URI [default: LOANAPP_STORE or ./model-store].",
+    help="Model store: folder, file:// or s3:// URI [default: LOANAPP_STORE or ./model-store].",
 )
 @click.version_option(package_name="loanapp")
 @click.pass_context
@@ -349,6 +349,22 @@ def up(context: _Context, host: str, port: int, model_server_port: int, work_dir
         pass
     finally:
         stack.stop()
+
+
+@main.command()
+@name_option
+@pass_context
+def bootstrap(context: _Context, name: str | None) -> None:
+    """Publish and promote the default model if the store has none (a container's first start)."""
+    settings = context.settings
+    name = name or settings.model_name
+    registry = context.registry
+    version = ensure_default_model(registry, name, settings.actor, click.echo)
+    click.echo(f"{name}: production is {version}")
+    if registry.store.uri.startswith("file:"):
+        click.echo("pinned mode, to serve exactly this version:")
+        click.echo(f"MODEL_URI={registry.store.uri}/blobs/sha256/{version}")
+        click.echo(f"MODEL_SHA256={version}")
 
 
 @main.command()

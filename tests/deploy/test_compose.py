@@ -1,0 +1,298 @@
+"""deploy/docker-compose.yml: valid against the Compose Specification, consistent with the code."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import crossplane  # type: ignore[import-untyped]
+import jsonschema
+import pytest
+
+from loanapp.serving import SERVICES
+from loanapp.settings import Settings, load_settings
+from tests.deploy.manifests import (
+    COMPOSE_FILE,
+    COMPOSE_SCHEMA,
+    DEPLOY,
+    DOCKERFILE,
+    NGINX_CONF,
+    ROOT,
+    SETTINGS_OF_SERVICE,
+    Image,
+    MissingVariableError,
+    compose_argv,
+    compose_environment,
+    interpolate,
+    parse_loanapp,
+    unknown_variables,
+    urls_in,
+)
+
+ONE_SHOT = "publish-default-model"
+LOANAPP_SERVICES = (ONE_SHOT, "model-server", "predict-api")
+# What deploy/.env would hold: the admin token, nothing else required.
+VARIABLES = {"LOANAPP_ADMIN_TOKEN": "compose-test-admin-token-0123456789"}
+
+
+def validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    return validator_class(schema)
+
+
+def image_target(service: dict[str, Any]) -> str | None:
+    """The Dockerfile target a service builds, if it builds from deploy/Dockerfile."""
+    build = service.get("build")
+    if build is None:
+        return None
+    assert (COMPOSE_FILE.parent / build["context"]).resolve() == ROOT
+    assert (ROOT / build["dockerfile"]).resolve() == DOCKERFILE
+    target: str = build["target"]
+    return target
+
+
+def settings_class_of(service: dict[str, Any], images: dict[str, Image]) -> type[Settings]:
+    """ModelServerSettings or PredictApiSettings for a service, Settings for a CLI command."""
+    target = image_target(service)
+    assert target is not None
+    argv = compose_argv(service, images[target])
+    if argv[:2] == ["loanapp", "serve"]:
+        return SETTINGS_OF_SERVICE[argv[2]]
+    return Settings
+
+
+def test_valid_against_the_compose_specification(compose: dict[str, Any]) -> None:
+    errors = sorted(validator().iter_errors(compose), key=lambda e: list(e.absolute_path))
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
+
+
+@pytest.mark.parametrize(
+    ("mistake", "where"),
+    [
+        (lambda c: c["services"]["proxy"].update(bogus=1), "an unknown key"),
+        (
+            lambda c: c["services"]["proxy"]["depends_on"]["predict-api"].update(
+                condition="service_ready"
+            ),
+            "an unknown depends_on condition",
+        ),
+        (lambda c: c["volumes"].update({"bad name!": None}), "a bad volume name"),
+    ],
+)
+def test_the_schema_catches_mistakes(
+    compose: dict[str, Any], mistake: Callable[[dict[str, Any]], None], where: str
+) -> None:
+    broken = copy.deepcopy(compose)
+    mistake(broken)
+    assert list(validator().iter_errors(broken)), f"the schema accepted {where}"
+
+
+def test_no_version_key_and_a_project_name(compose: dict[str, Any]) -> None:
+    assert "version" not in compose
+    assert compose["name"] == "loanapp"
+
+
+def test_services_build_from_the_dockerfile_targets(
+    compose: dict[str, Any], stages: dict[str, Any]
+) -> None:
+    services = compose["services"]
+    for name in LOANAPP_SERVICES:
+        target = image_target(services[name])
+        assert target in stages
+    assert image_target(services["model-server"]) == "model-server"
+    assert image_target(services["predict-api"]) == "predict-api"
+    # The one-shot uses the model server's image, so it has the same code and store layout.
+    assert services[ONE_SHOT]["image"] == services["model-server"]["image"]
+
+
+def test_predict_api_can_be_scaled(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    api = services["predict-api"]
+    assert "container_name" not in api
+    assert "ports" not in api, "replicas would clash on a fixed host port; the proxy publishes"
+    assert "ports" not in services["model-server"], "the model server is internal"
+    publishing = [name for name, service in services.items() if "ports" in service]
+    assert publishing == ["proxy"]
+
+
+@pytest.mark.parametrize("name", LOANAPP_SERVICES)
+def test_environment_names_are_real_settings(
+    compose: dict[str, Any], images: dict[str, Image], name: str
+) -> None:
+    service = compose["services"][name]
+    names = set(compose_environment(service))
+    assert not unknown_variables(names, settings_class_of(service, images))
+
+
+@pytest.mark.parametrize("name", LOANAPP_SERVICES)
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"MODEL_URI": "file:///var/lib/loanapp/store/blobs/sha256/x", "MODEL_SHA256": "0" * 64}],
+    ids=["registry-mode", "pinned-mode"],
+)
+def test_environment_values_load_as_settings(
+    compose: dict[str, Any],
+    images: dict[str, Image],
+    environment_of: Callable[[dict[str, str]], None],
+    name: str,
+    extra: dict[str, str],
+) -> None:
+    service = compose["services"][name]
+    variables = VARIABLES | extra
+    values = {
+        key: variables[key] if value is None else interpolate(value, variables)
+        for key, value in compose_environment(service).items()
+        if value is not None or key in variables
+    }
+    image = images[image_target(service) or ""]
+    environment_of(image.env | values)
+    load_settings(settings_class_of(service, images))  # InvalidInputError names the variable
+
+
+def test_admin_token_comes_from_the_environment_only(compose: dict[str, Any]) -> None:
+    environment = compose_environment(compose["services"]["model-server"])
+    token = environment["LOANAPP_ADMIN_TOKEN"]
+    assert token is not None
+    assert re.fullmatch(r"\$\{LOANAPP_ADMIN_TOKEN:\?[^}]+\}", token)
+    with pytest.raises(MissingVariableError):
+        interpolate(token, {})
+    for name, service in compose["services"].items():
+        for key, value in compose_environment(service).items():
+            if re.search(r"TOKEN|SECRET|PASSWORD", key):
+                assert value is None or value.startswith("${"), f"{name}: {key} is committed"
+    ignored = (DEPLOY / ".gitignore").read_text().split()
+    assert ".env" in ignored
+
+
+def test_pinned_mode_variables_are_named_without_values(compose: dict[str, Any]) -> None:
+    environment = compose_environment(compose["services"]["model-server"])
+    assert environment["MODEL_URI"] is None
+    assert environment["MODEL_SHA256"] is None
+
+
+def test_store_is_a_named_volume_shared_with_the_one_shot(
+    compose: dict[str, Any], images: dict[str, Image]
+) -> None:
+    store = images["model-server"].env["LOANAPP_STORE"]
+    for name in (ONE_SHOT, "model-server"):
+        service = compose["services"][name]
+        assert interpolate(compose_environment(service)["LOANAPP_STORE"] or "", {}) == store
+        volume, _, path = next(v for v in service["volumes"] if v.endswith(":" + store)).partition(
+            ":"
+        )
+        assert path == store
+        assert volume in compose["volumes"], f"{volume} is a named volume"
+
+
+@pytest.mark.parametrize("name", ["model-server", "predict-api"])
+def test_services_run_the_image_command_and_check_its_port(
+    compose: dict[str, Any], images: dict[str, Image], routes: dict[str, set[str]], name: str
+) -> None:
+    service = compose["services"][name]
+    image = images[name]
+    argv = compose_argv(service, image)
+    assert argv == image.argv, "compose runs the image's command unchanged"
+    command, params = parse_loanapp(argv)
+    assert (command, params["service"]) == ("serve", name)
+    port = params["port"]
+    assert service["expose"] == [str(port)]
+    test = service["healthcheck"]["test"]
+    assert test[0] == "CMD"
+    assert test[1:] == image.healthcheck, "the same check as the image's HEALTHCHECK"
+    (url,) = urls_in(test)
+    assert url.startswith(f"http://127.0.0.1:{port}/")
+    assert url.removeprefix(f"http://127.0.0.1:{port}") in routes[name]
+
+
+def test_start_order_waits_on_health_and_on_the_one_shot(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["model-server"]["depends_on"][ONE_SHOT] == {
+        "condition": "service_completed_successfully"
+    }
+    assert services["predict-api"]["depends_on"]["model-server"]["condition"] == "service_healthy"
+    assert services["proxy"]["depends_on"]["predict-api"]["condition"] == "service_healthy"
+    for name, service in services.items():
+        for dependency, rule in service.get("depends_on", {}).items():
+            if rule["condition"] == "service_healthy":
+                assert "healthcheck" in services[dependency], f"{name} waits on {dependency}"
+    assert services[ONE_SHOT]["restart"] == "no"
+
+
+def test_predict_api_finds_the_model_server(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    url = compose_environment(services["predict-api"])["MODEL_SERVER_URL"]
+    assert url == f"http://model-server:{SERVICES['model-server'].port}"
+    assert services["model-server"]["expose"] == [str(SERVICES["model-server"].port)]
+
+
+def test_proxy_balances_over_the_predict_api_replicas(compose: dict[str, Any]) -> None:
+    parsed = crossplane.parse(
+        str(NGINX_CONF), check_ctx=True, check_args=True, single=True, strict=True
+    )
+    assert parsed["status"] == "ok", parsed["errors"]
+    directives = list(_walk(parsed["config"][0]["parsed"]))
+    upstream_servers = [d["args"] for d in directives if d["directive"] == "server" and d["args"]]
+    assert upstream_servers == [[f"predict-api:{SERVICES['predict-api'].port}", "resolve"]]
+    assert ["127.0.0.11", "valid=5s", "ipv6=off"] in [
+        d["args"] for d in directives if d["directive"] == "resolver"
+    ]
+    listen = next(d["args"][0] for d in directives if d["directive"] == "listen")
+    proxy = compose["services"]["proxy"]
+    (mapping,) = proxy["ports"]
+    assert mapping.rsplit(":", 1)[1] == listen
+    assert f"./{NGINX_CONF.name}:/etc/nginx/nginx.conf:ro" in proxy["volumes"]
+    (url,) = urls_in(proxy["healthcheck"]["test"])
+    assert url == f"http://127.0.0.1:{listen}/healthz"
+
+
+def _walk(block: list[dict[str, Any]]) -> Any:
+    for directive in block:
+        yield directive
+        yield from _walk(directive.get("block", []))
+
+
+def test_s3_profile_serves_the_store_the_env_example_names(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    s3 = services["s3"]
+    assert s3["profiles"] == ["s3"]
+    assert all("profiles" not in services[name] for name in LOANAPP_SERVICES)
+    assert s3["command"][0] == "mini"
+    flags = dict(argument.split("=", 1) for argument in s3["command"][1:])
+    assert flags["-s3.config"] == s3["configs"][0]["target"]
+    example = dict(_env_example_lines())
+    assert example["LOANAPP_STORE"].startswith(f"s3://{flags['-bucket']}/")
+    assert example["AWS_ENDPOINT_URL"] == f"http://s3:{s3['expose'][0]}"
+    identities = interpolate(
+        compose["configs"]["s3-identities"]["content"],
+        {"AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "secret"},
+    )
+    (identity,) = json.loads(identities)["identities"]
+    assert identity["credentials"] == [{"accessKey": "id", "secretKey": "secret"}]
+    for name in (ONE_SHOT, "model-server"):
+        depends = services[name]["depends_on"]["s3"]
+        assert depends == {"condition": "service_healthy", "required": False}
+
+
+def _env_example_lines() -> list[tuple[str, str]]:
+    lines = (DEPLOY / ".env.example").read_text().splitlines()
+    pairs = [re.fullmatch(r"#?([A-Z][A-Z0-9_]*)=(.*)", line) for line in lines]
+    return [(match.group(1), match.group(2)) for match in pairs if match]
+
+
+def test_env_example_names_only_what_compose_reads(compose: dict[str, Any]) -> None:
+    text = COMPOSE_FILE.read_text()
+    interpolated = {match.group(1) for match in re.finditer(r"\$\{(\w+)", text)}
+    passed_through = {
+        key
+        for service in compose["services"].values()
+        for key, value in compose_environment(service).items()
+        if value is None
+    }
+    names = {name for name, _ in _env_example_lines()}
+    assert names - interpolated - passed_through == {"COMPOSE_PROFILES"}
+    assert "LOANAPP_ADMIN_TOKEN" in names
