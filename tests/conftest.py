@@ -11,6 +11,9 @@ from loanapp.store.registry import ModelRegistry
 from loanapp.training.train import TrainingResult
 from tests.factories import rebuild, train_small
 
+# One SeaweedFS server for the whole session, for the S3 backend's tests.
+pytest_plugins = ["tests.s3_fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:

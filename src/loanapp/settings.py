@@ -44,7 +44,7 @@ class Settings(BaseSettings):
 
     store: str = Field(
         DEFAULT_STORE_URI,
-        description="Model store: a folder path or file:// URI (the default, a local folder).",
+        description="Model store: a folder path, a file:// URI, or s3://bucket/prefix.",
     )
     model_name: str = Field(DEFAULT_MODEL_NAME, description="Model name to act on and serve.")
     actor: str = Field(

@@ -18,6 +18,8 @@ from loanapp.store.registry import ModelRegistry
 from loanapp.training.train import TrainingResult
 from tests.factories import rebuild
 
+# A plain import, not `pytest_plugins`: pytest accepts that only in the top-level conftest.
+
 ADMIN_TOKEN = "integration-test-admin-token"
 
 
@@ -34,29 +36,29 @@ class Versions:
 @pytest.fixture
 def versions(tmp_path: Path, logreg: TrainingResult, gbm: TrainingResult) -> Versions:
     """Three published versions; `first` is production."""
+    return publish_versions(stack_for(tmp_path).registry(), tmp_path, logreg, gbm)
+
+
+def publish_versions(
+    registry: ModelRegistry, tmp_path: Path, logreg: TrainingResult, gbm: TrainingResult
+) -> Versions:
+    """Publish three versions into `registry` (files kept under tmp_path) and promote the first."""
     files: dict[str, Path] = {}
     artifacts = [logreg.artifact, rebuild(logreg.artifact, model_type="logreg-2"), gbm.artifact]
     for data in artifacts:
         path = tmp_path / "artifacts" / f"{len(files)}.bin"
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(data)
-        files[_publish(tmp_path, data)] = path
+        files[registry.publish(data, actor="test").version] = path
     first, second, gbm_version = files
-    _registry(tmp_path).promote("loan", first, actor="test")
+    registry.promote("loan", first, actor="test")
     return Versions(first=first, second=second, gbm=gbm_version, files=files)
 
 
-def _registry(tmp_path: Path) -> ModelRegistry:
-    return _stack_for(tmp_path).registry()
-
-
-def _publish(tmp_path: Path, data: bytes) -> str:
-    return _registry(tmp_path).publish(data, actor="test").version
-
-
-def _stack_for(tmp_path: Path, **options: Any) -> LocalStack:
+def stack_for(tmp_path: Path, store: str | None = None, **options: Any) -> LocalStack:
+    """A stack (not started) on loopback ports over `store` (default: a folder under tmp_path)."""
     return LocalStack(
-        store=str(tmp_path / "store"),
+        store=store or str(tmp_path / "store"),
         work_dir=tmp_path / "run",
         model_server_port=free_port(),
         predict_api_port=free_port(),
@@ -82,7 +84,7 @@ def stack(
     tmp_path: Path, versions: Versions, stack_options: dict[str, Any]
 ) -> Iterator[LocalStack]:
     """Model server and predict API running, the predict API serving `versions.first`."""
-    stack = _stack_for(tmp_path, **stack_options)
+    stack = stack_for(tmp_path, **stack_options)
     try:
         stack.start_model_server().wait_ready()
         stack.start_predict_api().wait_ready()

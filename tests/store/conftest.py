@@ -1,15 +1,27 @@
-"""The object-store fixture: every contract test runs against each backend."""
+"""The object-store fixtures: every contract and registry test runs against each backend."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from loanapp.store.local import LocalFolderStore
-from loanapp.store.objects import ObjectStore
+from loanapp.store.objects import ObjectStore, open_store
+from loanapp.store.registry import ModelRegistry
+
+BACKENDS = ["local", "s3"]
 
 
-@pytest.fixture(params=["local"])
-def store(request: pytest.FixtureRequest, tmp_path) -> ObjectStore:
-    """An empty object store of each backend."""
-    assert request.param == "local"
-    return LocalFolderStore(tmp_path / "objects")
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    """An empty object store of each backend: a temporary folder, or a fresh prefix in a bucket."""
+    if request.param == "local":
+        return LocalFolderStore(tmp_path / "store")
+    return open_store(request.getfixturevalue("s3_uri"))
+
+
+@pytest.fixture
+def registry(store: ObjectStore) -> ModelRegistry:
+    """A registry over an empty store of each backend."""
+    return ModelRegistry(store)

@@ -54,12 +54,25 @@ def test_list_is_sorted_and_filtered_by_prefix(store: ObjectStore) -> None:
         store.put(key, b"")
     assert store.list("m/") == ["m/a", "m/b", "m/sub/d"]
     assert store.list("zzz") == []
+    assert store.list("m/s") == ["m/sub/d"]  # a prefix need not end at a "/"
+    assert store.list("m") == ["m/a", "m/b", "m/sub/d"]
+    assert store.list("") == ["m/a", "m/b", "m/sub/d", "n/c"]
 
 
-@pytest.mark.parametrize("key", ["", "/abs", "a/../b", "a//b", ".locks/x", "./a"])
-def test_keys_that_escape_or_collide_are_refused(store: ObjectStore, key: str) -> None:
+@pytest.mark.parametrize("key", ["", "/abs", "a/../b", "a//b", "./a"])
+def test_keys_that_escape_are_refused(store: ObjectStore, key: str) -> None:
     with pytest.raises(InvalidInputError, match="invalid object key"):
         store.put(key, b"")
+    with pytest.raises(InvalidInputError, match="invalid object key"):
+        store.get(key)
+
+
+# -- local-folder backend only: its files, folders and URIs -------------------------------------
+
+
+def test_local_lock_folder_is_not_a_key(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="invalid object key"):
+        LocalFolderStore(tmp_path).put(".locks/x", b"")
 
 
 def test_local_writes_leave_no_temporary_files(tmp_path: Path) -> None:

@@ -1,10 +1,9 @@
-"""The registry: publish, versions, aliases with history, rollback, integrity on every load."""
+"""The registry on each backend: publish, versions, aliases and history, integrity on every load."""
 
 from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 from threading import Barrier
 
 import pytest
@@ -19,7 +18,7 @@ from loanapp.errors import (
     NothingToRollBackError,
     VersionNotFoundError,
 )
-from loanapp.store.local import LocalFolderStore
+from loanapp.store.objects import ObjectStore, open_store
 from loanapp.store.registry import ModelRegistry
 from loanapp.training.train import TrainingResult
 
@@ -51,13 +50,13 @@ def test_publish_under_another_name(registry: ModelRegistry, logreg: TrainingRes
 
 
 def test_changed_byte_in_stored_blob_fails_every_load(
-    registry: ModelRegistry, logreg: TrainingResult, tmp_path: Path
+    registry: ModelRegistry, logreg: TrainingResult
 ) -> None:
     registry.publish(logreg.artifact, actor="a")
-    blob = tmp_path / "store" / "blobs" / "sha256" / logreg.version
-    tampered = bytearray(blob.read_bytes())
+    blob = f"blobs/sha256/{logreg.version}"
+    tampered = bytearray(registry.store.get(blob).data)
     tampered[100] ^= 0xFF
-    blob.write_bytes(bytes(tampered))
+    registry.store.put(blob, bytes(tampered))  # damage behind the registry's back
     actual = compute_version(bytes(tampered))
     for load in (registry.load_artifact_bytes, registry.load_model):
         with pytest.raises(ArtifactIntegrityError) as caught:
@@ -121,8 +120,8 @@ def test_unknown_model_is_named(registry: ModelRegistry) -> None:
     assert registry.list_versions("ghost") == []
 
 
-def _promote_many(root: str, version: str, times: int, start: Barrier) -> None:
-    registry = ModelRegistry(LocalFolderStore(Path(root)))
+def _promote_many(uri: str, version: str, times: int, start: Barrier) -> None:
+    registry = ModelRegistry(open_store(uri))  # S3: AWS_* inherited from the test
     registry.resolve_version("loan", version)  # warm up imports and caches before the start line
     start.wait(timeout=60)
     for _ in range(times):
@@ -130,9 +129,9 @@ def _promote_many(root: str, version: str, times: int, start: Barrier) -> None:
 
 
 def test_concurrent_promotions_lose_no_update(
-    tmp_path: Path, logreg: TrainingResult, second_logreg: bytes
+    store: ObjectStore, logreg: TrainingResult, second_logreg: bytes
 ) -> None:
-    registry = ModelRegistry(LocalFolderStore(tmp_path / "store"))
+    registry = ModelRegistry(store)
     versions = [
         registry.publish(data, actor="a").version for data in (logreg.artifact, second_logreg)
     ]
@@ -140,8 +139,7 @@ def test_concurrent_promotions_lose_no_update(
     with context.Manager() as manager, ProcessPoolExecutor(2, mp_context=context) as pool:
         start = manager.Barrier(2)  # both processes import first, then promote together
         futures = [
-            pool.submit(_promote_many, str(tmp_path / "store"), version, 50, start)
-            for version in versions
+            pool.submit(_promote_many, store.uri, version, 50, start) for version in versions
         ]
         for future in futures:
             future.result(timeout=120)

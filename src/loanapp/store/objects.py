@@ -57,11 +57,17 @@ DEFAULT_STORE_URI = "./model-store"
 
 
 def open_store(uri: str) -> ObjectStore:
-    """Open the store named by a URI: a path or file:// URI for a local folder."""
+    """Open the store named by a URI: a folder path, a file:// URI, or s3://bucket/prefix."""
     parsed = urlparse(uri)
     if parsed.scheme in ("", "file"):
         from loanapp.store.local import LocalFolderStore
 
         path = unquote(parsed.path) if parsed.scheme == "file" else uri
         return LocalFolderStore(Path(path))
-    raise InvalidInputError(f"unsupported store URI {uri!r}: use a folder path or file:///path")
+    if parsed.scheme == "s3":
+        from loanapp.store.s3 import S3Store  # imports obstore only for an S3 store
+
+        return S3Store.from_uri(uri)
+    raise InvalidInputError(
+        f"unsupported store URI {uri!r}: use a folder path, file:///path or s3://bucket/prefix"
+    )
