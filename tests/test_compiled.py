@@ -139,3 +139,20 @@ def test_a_scikit_learn_fallback_runs_with_capped_math_threads(
     assert kind == "scikit-learn"
     assert "('openmp', 1)" in pools  # loaded by scikit-learn after the cap, capped all the same
     assert ", 2)" not in pools
+
+
+@pytest.mark.parametrize("result_name", ["logreg", "gbm"])
+def test_one_row_at_a_time_equals_scikit_learn(
+    result_name: str, request: pytest.FixtureRequest
+) -> None:
+    result: TrainingResult = request.getfixturevalue(result_name)
+    model = load_model(result.artifact, result.version)
+    compiled = read_compiled(result.artifact, model.metadata)
+    assert compiled is not None
+    sample = ALL_ROWS.sample(200, random_state=0)
+    expected = model.estimator.predict_proba(sample)
+    for index, (_, row) in enumerate(sample.iterrows()):
+        columns = {name: [row[name]] for name in sample.columns}
+        np.testing.assert_allclose(
+            compiled.predict_proba(columns, 1)[0], expected[index], rtol=0, atol=1e-12
+        )

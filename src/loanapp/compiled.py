@@ -22,6 +22,7 @@ import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -67,16 +68,24 @@ class Encoder:
     def encode(self, columns: Mapping[str, Sequence[Any]], rows: int) -> FloatArray:
         """Design matrix (rows x width) for columns of already validated values."""
         design = np.zeros((rows, self.width), dtype=np.float64)
+        flat = design.ravel()
+        row_starts = np.arange(rows) * self.width
         offset = 0
         for block, lookups in zip(self.blocks, self._lookups, strict=True):
             if block.kind == "onehot":
                 for feature, lookup, categories in zip(
                     block.features, lookups, block.categories, strict=True
                 ):
-                    for row, value in enumerate(columns[feature]):
-                        index = lookup.get(value)
-                        if index is not None:  # unknown categories encode as all zeros
-                            design[row, offset + index] = 1.0
+                    # Unknown categories encode as all zeros, as handle_unknown="ignore" does.
+                    if rows == 1:  # one request, one applicant: plain Python is quickest
+                        position = lookup.get(columns[feature][0])
+                        if position is not None:
+                            flat[offset + position] = 1.0
+                    else:
+                        column = columns[feature]
+                        index = np.fromiter((lookup.get(v, -1) for v in column), np.int64, rows)
+                        known = index >= 0
+                        flat[row_starts[known] + offset + index[known]] = 1.0
                     offset += len(categories)
                 continue
             values = np.array([columns[f] for f in block.features], dtype=np.float64).T
@@ -99,31 +108,72 @@ class LinearScorer:
         return np.asarray(design @ self.coef + self.intercept, dtype=np.float64)
 
 
-@dataclass(frozen=True)
 class TreeScorer:
     """Gradient-boosted trees: p(positive) = expit(baseline + sum of each tree's exit leaf)."""
 
-    feature: npt.NDArray[np.int64]  # per internal node, all trees concatenated
-    threshold: FloatArray
-    missing_left: npt.NDArray[np.bool_]
-    right_mask: npt.NDArray[np.uint64]  # leaves still reachable after going right at the node
-    tree_starts: npt.NDArray[np.int64]  # first internal node of each tree
-    leaf_values: FloatArray  # trees x MAX leaves, left to right
-    baseline: float
+    def __init__(
+        self,
+        *,
+        feature: npt.NDArray[np.int64],
+        threshold: FloatArray,
+        missing_left: npt.NDArray[np.bool_],
+        right_mask: npt.NDArray[np.uint64],
+        tree_starts: npt.NDArray[np.int64],
+        leaf_values: FloatArray,
+        baseline: float,
+    ) -> None:
+        self.feature = feature  # per internal node, all trees concatenated
+        self.threshold = threshold
+        self.missing_left = missing_left
+        self.right_mask = right_mask  # leaves still reachable after going right at the node
+        self.tree_starts = tree_starts  # first internal node of each tree
+        self.leaf_values = leaf_values  # trees x widest tree's leaves, left to right
+        self.baseline = baseline
+        # Evaluation layout: every tree padded to the same number of nodes (padding always goes
+        # left and clears nothing), so all trees for all rows are a few whole-array operations.
+        mask_type = next(
+            t
+            for t in (np.uint8, np.uint16, np.uint32, np.uint64)
+            if leaf_values.shape[1] <= 8 * t().itemsize
+        )
+        ends = [*tree_starts[1:].tolist(), len(feature)]
+        width = max(end - start for start, end in zip(tree_starts.tolist(), ends, strict=True))
+        shape = (width, len(tree_starts))  # node position x tree: reduced over the first axis
+        self._feature = np.zeros(shape, dtype=np.int64)
+        self._threshold = np.full(shape, np.inf)
+        self._missing_left = np.ones(shape, dtype=np.bool_)
+        self._masks = np.full(shape, np.iinfo(mask_type).max, dtype=mask_type)
+        for tree, (start, end) in enumerate(zip(tree_starts.tolist(), ends, strict=True)):
+            count = end - start
+            self._feature[:count, tree] = feature[start:end]
+            self._threshold[:count, tree] = threshold[start:end]
+            self._missing_left[:count, tree] = missing_left[start:end]
+            self._masks[:count, tree] = right_mask[start:end].astype(mask_type)
+        self._leaf_offsets = np.arange(len(tree_starts)) * leaf_values.shape[1]
+        self._flat_leaf_values = leaf_values.ravel()
+        # Index of the lowest set bit of every possible mask, for masks of up to 16 leaves.
+        self._lowest_bit: npt.NDArray[np.int64] | None = None
+        if mask_type in (np.uint8, np.uint16):
+            values = np.arange(1, int(np.iinfo(mask_type).max) + 1)
+            self._lowest_bit = np.zeros(len(values) + 1, dtype=np.int64)
+            self._lowest_bit[1:] = np.log2(values & -values).astype(np.int64)
 
     def raw(self, design: FloatArray) -> FloatArray:
         """Sum of the trees' exit-leaf values per row, plus the baseline."""
-        values = design[:, self.feature]
-        goes_left = values <= self.threshold
-        missing = np.isnan(values)
-        if missing.any():
-            goes_left |= missing & self.missing_left
-        masks = np.where(goes_left, np.uint64(0xFFFFFFFFFFFFFFFF), self.right_mask)
-        reachable = np.bitwise_and.reduceat(masks, self.tree_starts, axis=1)
-        lowest = reachable & (~reachable + np.uint64(1))
-        leaf = np.log2(lowest.astype(np.float64)).astype(np.int64)
-        trees = np.arange(self.leaf_values.shape[0])
-        return np.asarray(self.baseline + self.leaf_values[trees, leaf].sum(axis=1))
+        values = design[:, self._feature]  # rows x node positions x trees
+        goes_left = values <= self._threshold
+        if np.isnan(design).any():  # never after validation; kept for scikit-learn's semantics
+            goes_left |= np.isnan(values) & self._missing_left
+        # Going left keeps every leaf (all bits set: 0 - 1 wraps round), going right the mask.
+        keep_all = np.negative(goes_left.view(np.uint8).astype(self._masks.dtype, copy=False))
+        reachable = np.bitwise_and.reduce(self._masks | keep_all, axis=1)
+        if self._lowest_bit is not None:
+            leaf = self._lowest_bit[reachable]
+        else:
+            wide = reachable.astype(np.uint64)
+            leaf = np.log2((wide & (~wide + np.uint64(1))).astype(np.float64)).astype(np.int64)
+        leaves = self._flat_leaf_values[self._leaf_offsets + leaf]
+        return np.asarray(self.baseline + leaves.sum(axis=1))
 
 
 @dataclass(frozen=True)
@@ -136,8 +186,46 @@ class CompiledModel:
 
     def predict_proba(self, columns: Mapping[str, Sequence[Any]], rows: int) -> FloatArray:
         """Probabilities of (negative, positive) class per row, like `predict_proba`."""
-        positive = 1.0 / (1.0 + np.exp(-self.scorer.raw(self.encoder.encode(columns, rows))))
-        return np.column_stack((1.0 - positive, positive))
+        if rows == 1 and isinstance(self.scorer, LinearScorer):
+            raw = np.array([self._linear_one(columns)])
+        else:
+            raw = self.scorer.raw(self.encoder.encode(columns, rows))
+        probabilities = np.empty((rows, 2), dtype=np.float64)
+        probabilities[:, 1] = 1.0 / (1.0 + np.exp(-raw))
+        probabilities[:, 0] = 1.0 - probabilities[:, 1]
+        return probabilities
+
+    def _linear_one(self, columns: Mapping[str, Sequence[Any]]) -> float:
+        """Decision function of one row in plain Python: cheaper than numpy calls for one row."""
+        total = self._intercept_and_terms[0]
+        for name, mean, scale, coef in self._intercept_and_terms[1]:
+            total += (columns[name][0] - mean) / scale * coef
+        for name, weights in self._intercept_and_terms[2]:
+            total += weights.get(columns[name][0], 0.0)
+        return total
+
+    @cached_property
+    def _intercept_and_terms(
+        self,
+    ) -> tuple[float, list[tuple[str, float, float, float]], list[tuple[str, dict[str, float]]]]:
+        assert isinstance(self.scorer, LinearScorer)
+        numeric: list[tuple[str, float, float, float]] = []
+        categorical: list[tuple[str, dict[str, float]]] = []
+        coef = self.scorer.coef.tolist()
+        offset = 0
+        for block in self.encoder.blocks:
+            if block.kind == "onehot":
+                for name, categories in zip(block.features, block.categories, strict=True):
+                    weights = coef[offset : offset + len(categories)]
+                    categorical.append((name, dict(zip(categories, weights, strict=True))))
+                    offset += len(categories)
+                continue
+            means = block.mean or (0.0,) * block.width
+            scales = block.scale or (1.0,) * block.width
+            for name, mean, scale in zip(block.features, means, scales, strict=True):
+                numeric.append((name, mean, scale, coef[offset]))
+                offset += 1
+        return self.scorer.intercept, numeric, categorical
 
     def to_bytes(self) -> bytes:
         """The arrays and layout as an .npz archive (no pickles)."""

@@ -65,6 +65,10 @@ def validate_request(
 ) -> ValidatedRows:
     """Check a parsed /predict (`single`) or /predict/batch body; raise on any problem."""
     plan = _get_plan(schema)
+    if single and type(body) is dict and len(body) == len(plan):
+        plain = _plain_record(plan, body)
+        if plain is not None:
+            return ValidatedRows(plain, 1, [])
     problems: _Findings = []
     if isinstance(body, dict) and body and all(type(v) is list for v in body.values()):
         raw: dict[str, list[object]] = body
@@ -121,6 +125,31 @@ def _get_plan(schema: InputSchema) -> _Plan:
             _plans.clear()
         _plans[id(schema)] = (schema, plan)  # holding the schema keeps its id from being reused
     return plan
+
+
+def _plain_record(plan: _Plan, record: dict[str, object]) -> dict[str, list[FeatureValue]] | None:
+    """The columns of one record whose every value is of its exact type and within the training
+    range, or None so that the full checks run and say what is off: the common case, fast."""
+    columns: dict[str, list[FeatureValue]] = {}
+    for name, column in plan.items():
+        value = record.get(name)
+        kind = type(value)
+        if column.kind == "category":
+            if kind is not str or value not in column.categories:
+                return None
+        elif kind is float or kind is int:
+            number = cast(float, value)
+            if not column.minimum <= number <= column.maximum:  # also NaN
+                return None
+            if column.kind == "integer":
+                if kind is not int:
+                    return None
+            elif kind is int:
+                value = float(number)
+        else:
+            return None
+        columns[name] = [cast(FeatureValue, value)]
+    return columns
 
 
 def _rows_of(body: object, single: bool) -> list[object]:

@@ -6,6 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
@@ -62,6 +63,17 @@ class ServingModel:
     def predict_proba(self, columns: Columns, rows: int) -> npt.NDArray[np.float64]:
         """Class probabilities for validated columns."""
         return self.predictor.predict_proba(columns, rows)
+
+    @cached_property
+    def answer_header(self) -> dict[str, Any]:
+        """What every prediction answer starts with: the version, the classes, the threshold."""
+        target = self.metadata.target
+        return {
+            "model_version": self.version,
+            "classes": list(target.classes),
+            "positive_class": target.positive_class,
+            "threshold": self.metadata.decision.threshold,
+        }
 
     def labels(self, probabilities: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
         """Class index per row: the positive class where its probability reaches the threshold."""

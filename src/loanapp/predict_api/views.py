@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 from threadpoolctl import threadpool_info
 
-from loanapp.predict_api.slot import ModelSlot, ServingModel
+from loanapp.predict_api.slot import ModelSlot
 from loanapp.settings import PredictApiSettings
 from loanapp.validation import validate_request
 from loanapp.web import json_response, read_json_body
@@ -33,7 +32,7 @@ def predict() -> Response:
     serving = _slot().require()  # taken once: this request finishes on this model
     rows = validate_request(serving.metadata.input_schema, body, single=True, max_rows=1)
     probabilities = serving.predict_proba(rows.columns, rows.row_count)
-    answer = _describe(serving) | {
+    answer = serving.answer_header | {
         "prediction": int(serving.labels(probabilities)[0]),
         "predict_proba": probabilities[0].tolist(),
     }
@@ -54,7 +53,7 @@ def predict_batch() -> Response:
         max_rows=_settings().max_batch_rows,
     )
     probabilities = serving.predict_proba(rows.columns, rows.row_count)
-    answer = _describe(serving) | {
+    answer = serving.answer_header | {
         "predictions": serving.labels(probabilities).tolist(),
         "predict_proba": probabilities.tolist(),
     }
@@ -103,13 +102,3 @@ def readyz() -> Response:
     return json_response(
         {"status": "ready" if ready else "not ready", **detail}, 200 if ready else 503
     )
-
-
-def _describe(serving: ServingModel) -> dict[str, Any]:
-    target = serving.metadata.target
-    return {
-        "model_version": serving.version,
-        "classes": list(target.classes),
-        "positive_class": target.positive_class,
-        "threshold": serving.metadata.decision.threshold,
-    }
