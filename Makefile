@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEMO_DIR := build/demo
 
-.PHONY: venv demo test lint format clean
+.PHONY: venv demo test bench lint format clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit("loanapp needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -19,6 +19,12 @@ venv: $(INSTALLED)
 # Both services under live traffic: publish, promote, roll back, kill and restart pinned.
 demo: $(INSTALLED)
 	$(BIN)/loanapp demo --work-dir $(DEMO_DIR)
+
+# The benchmark: wrk against the predict API, the framework floor and the original design, side
+# by side in one run (about 3 minutes); writes bench/results.md, .json and .png.
+bench: $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
+	$(BIN)/python bench/run.py
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

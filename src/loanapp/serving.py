@@ -26,13 +26,20 @@ class ServiceSpec:
     port: int
     workers: int
     threads: int
+    connections_per_thread: int | None = None
+    """Cap on a worker's open connections, per thread; None keeps gunicorn's 1,000 per worker."""
 
 
 SERVICES: dict[str, ServiceSpec] = {
     # Threads, not processes, hold long-polls: many can wait cheaply, and the server caps how many
     # wait at once (LOANAPP_MAX_LONG_POLLS) below the thread count, so downloads always get one.
     "model-server": ServiceSpec("loanapp.model_server.wsgi:app", port=8001, workers=2, threads=32),
-    "predict-api": ServiceSpec("loanapp.predict_api.wsgi:app", port=8000, workers=2, threads=4),
+    # A gthread worker accepts connections while it has room, so a few long-lived (keep-alive)
+    # connections can all land on one worker and leave the other cores idle. Capping each worker at
+    # two connections per thread makes the others take the rest; more would only queue inside it.
+    "predict-api": ServiceSpec(
+        "loanapp.predict_api.wsgi:app", port=8000, workers=2, threads=4, connections_per_thread=2
+    ),
 }
 
 
@@ -60,9 +67,12 @@ def gunicorn_command(
         # management interface is attack surface the services do not need.
         "--no-control-socket",
     ]
+    spec = SERVICES[service]
+    if spec.connections_per_thread is not None:
+        command += ["--worker-connections", str(spec.connections_per_thread * threads)]
     if Path("/dev/shm").is_dir():  # heartbeat files off the (possibly read-only) image layer
         command += ["--worker-tmp-dir", "/dev/shm"]
-    return [*command, SERVICES[service].app]
+    return [*command, spec.app]
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -75,6 +75,15 @@ class ServingModel:
             "threshold": self.metadata.decision.threshold,
         }
 
+    def label(self, probabilities: list[float]) -> int:
+        """Class index of one row, as `labels` computes it, without numpy's per-call cost."""
+        positive = self.metadata.target.positive_index
+        return (
+            positive
+            if probabilities[positive] >= self.metadata.decision.threshold
+            else 1 - positive
+        )
+
     def labels(self, probabilities: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
         """Class index per row: the positive class where its probability reaches the threshold."""
         positive = self.metadata.target.positive_index

@@ -31,10 +31,10 @@ def predict() -> Response:
     body = read_json_body(request)
     serving = _slot().require()  # taken once: this request finishes on this model
     rows = validate_request(serving.metadata.input_schema, body, single=True, max_rows=1)
-    probabilities = serving.predict_proba(rows.columns, rows.row_count)
+    probabilities = serving.predict_proba(rows.columns, rows.row_count)[0].tolist()
     answer = serving.answer_header | {
-        "prediction": int(serving.labels(probabilities)[0]),
-        "predict_proba": probabilities[0].tolist(),
+        "prediction": serving.label(probabilities),
+        "predict_proba": probabilities,
     }
     if rows.warnings:
         answer["warnings"] = rows.warnings

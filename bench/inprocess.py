@@ -1,0 +1,107 @@
+"""In-process floor: what a predict-API worker does per request, minus HTTP, timed with timeit."""
+
+from __future__ import annotations
+
+import timeit
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from threadpoolctl import threadpool_limits
+
+from loanapp.predict_api.slot import ServingModel, load_serving_model
+from loanapp.settings import PredictApiSettings, load_settings
+from loanapp.validation import validate_request
+
+REPEATS = 5
+BATCH_ROWS = 100
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Best time per call of one step, for one model and one request size."""
+
+    model: str
+    predictor: str
+    rows: int
+    step: str
+    seconds_per_call: float
+
+    @property
+    def calls_per_second(self) -> float:
+        """Calls per second on one core."""
+        return 1.0 / self.seconds_per_call
+
+    @property
+    def rows_per_second(self) -> float:
+        """Rows per second on one core."""
+        return self.rows / self.seconds_per_call
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, with the derived rates."""
+        return asdict(self) | {
+            "calls_per_second": self.calls_per_second,
+            "rows_per_second": self.rows_per_second,
+        }
+
+
+def best_seconds_per_call(call: Callable[[], object], repeats: int = REPEATS) -> float:
+    """Best of `repeats` timeit runs, each long enough (autorange) to be measured well."""
+    timer = timeit.Timer(call)
+    number, _ = timer.autorange()
+    return min(timer.repeat(repeat=repeats, number=number)) / number
+
+
+def build_serving_model(data: bytes, version: str) -> ServingModel:
+    """The model a predict-API worker serves for these bytes, built by the function its watcher
+    calls (verify, load the compiled form or scikit-learn, check the reference rows)."""
+    return load_serving_model(data, version, source="bench")
+
+
+def measure_model(
+    model: str, serving: ServingModel, rows: Sequence[dict[str, Any]]
+) -> list[Timing]:
+    """Validation, predict_proba and both together, for 1 row (/predict) and 100 (/predict/batch),
+    called as the predict API's views call them.
+
+    Math-library threads are limited as the predict API limits them in each worker.
+    """
+    settings = load_settings(PredictApiSettings)
+    with threadpool_limits(limits=settings.model_threads):
+        return [
+            *_time_request(model, serving, rows[0], single=True, max_rows=1),
+            *_time_request(
+                model,
+                serving,
+                list(rows[:BATCH_ROWS]),
+                single=False,
+                max_rows=settings.max_batch_rows,
+            ),
+        ]
+
+
+def _time_request(
+    model: str, serving: ServingModel, body: object, *, single: bool, max_rows: int
+) -> list[Timing]:
+    schema = serving.metadata.input_schema
+    checked = validate_request(schema, body, single=single, max_rows=max_rows)
+
+    def validate() -> object:
+        return validate_request(schema, body, single=single, max_rows=max_rows)
+
+    def predict() -> object:
+        return serving.predict_proba(checked.columns, checked.row_count)
+
+    def both() -> object:
+        rows = validate_request(schema, body, single=single, max_rows=max_rows)
+        return serving.predict_proba(rows.columns, rows.row_count)
+
+    steps = {
+        "validate_request": validate,
+        "predict_proba": predict,
+        "validate_request + predict_proba": both,
+    }
+    return [
+        Timing(model, serving.predictor_kind, checked.row_count, step, best_seconds_per_call(call))
+        for step, call in steps.items()
+    ]

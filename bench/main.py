@@ -1,0 +1,403 @@
+"""The benchmark run: train, start each target, drive it with wrk, stop it by PID, write the report.
+
+Order (one machine, loopback only, the same rows for every target):
+in-process floor -> framework floor -> predict API with the default model, then with the other
+model after a promotion -> seed baseline with each model. Every service is stopped by its PID
+(process group) as soon as it has been measured, and in any case before the run ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import orjson
+import urllib3
+
+from bench.inprocess import BATCH_ROWS, Timing, build_serving_model, measure_model
+from bench.procs import CpuSnapshot, cpu_between, worker_rss_mb
+from bench.report import (
+    API,
+    FLOOR,
+    SEED,
+    HttpRun,
+    Report,
+    checks,
+    verdict_lines,
+    write_report,
+)
+from bench.wrkrun import BenchError, Load, ensure_wrk, run_wrk, wrk_version
+from loanapp.errors import LoanappError
+from loanapp.serving import SERVICES, ServiceProcess, free_port, gunicorn_command
+from loanapp.stack import DEFAULT_MODEL_TYPE, LocalStack, wait_for_served_version
+from loanapp.traffic import sample_rows
+from loanapp.training.data import load_dataset
+from loanapp.training.pipelines import ModelType
+from loanapp.training.train import TrainingOptions, TrainingResult, train_model
+
+HOST = "127.0.0.1"
+ACTOR = "bench"
+MODEL_NAME = "loan"
+# The default model first: the predict API starts with it, as a fresh `loanapp up` would.
+MODEL_TYPES: tuple[ModelType, ...] = tuple(
+    sorted(("logreg", "gbm"), key=lambda model_type: model_type != DEFAULT_MODEL_TYPE)
+)
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# (wrk threads, connections): one client, then 16 clients from two wrk threads.
+CONCURRENCIES = ((1, 1), (2, 16))
+
+
+@dataclass(frozen=True)
+class Bodies:
+    """Request bodies on disk for wrk: one applicant as a record and as columns, and a batch."""
+
+    record: Path
+    columnar: Path
+    batch: Path
+
+    @classmethod
+    def write(cls, folder: Path, rows: Sequence[dict[str, Any]]) -> Bodies:
+        """Write the bodies of the first row and of the first BATCH_ROWS rows."""
+        first = rows[0]
+        bodies = cls(
+            folder / "one-record.json", folder / "one-columnar.json", folder / "batch.json"
+        )
+        bodies.record.write_bytes(orjson.dumps(first))
+        bodies.columnar.write_bytes(orjson.dumps({k: [v] for k, v in first.items()}))
+        bodies.batch.write_bytes(orjson.dumps(list(rows[:BATCH_ROWS])))
+        return bodies
+
+
+@dataclass
+class Bench:
+    """One benchmark run: settings, what it started, and what it measured."""
+
+    wrk: str
+    work_dir: Path
+    bodies: Bodies
+    duration: int
+    warmup: int
+    started: float = field(default_factory=time.monotonic)
+    runs: list[HttpRun] = field(default_factory=list)
+    commands: dict[str, list[str]] = field(default_factory=dict)
+    samples: dict[str, Any] = field(default_factory=dict)
+
+    def say(self, message: str) -> None:
+        """Progress on stdout, with the seconds since the start."""
+        print(f"[{time.monotonic() - self.started:6.1f}s] {message}", flush=True)
+
+    def measure(
+        self,
+        target: str,
+        model: str | None,
+        url: str,
+        endpoint: str,
+        master_pids: Sequence[int],
+        *,
+        expect_version: str | None = None,
+    ) -> None:
+        """Check one answer, then for each load: a discarded warm-up run, the measured run (with
+        the CPU time every process used during it), and the RSS of the target's workers.
+
+        `master_pids`: the target's gunicorn master first, then any service it calls.
+        """
+        body, rows = self._body_for(target, endpoint)
+        self.samples[f"{target} {model or ''} {endpoint}".strip()] = _smoke(
+            url + endpoint, body, expect_version
+        )
+        for threads, connections in CONCURRENCIES:
+            run_wrk(self.wrk, url + endpoint, body, Load(threads, connections, self.warmup))
+            load = Load(threads, connections, self.duration)
+            before = CpuSnapshot.take()
+            result = run_wrk(self.wrk, url + endpoint, body, load)
+            cpu = cpu_between(before, CpuSnapshot.take(), master_pids)
+            rss = worker_rss_mb(master_pids[0])
+            run = HttpRun(target, model, endpoint, rows, load.label, result, rss, cpu)
+            self.runs.append(run)
+            self.say(run.summary_line())
+
+    def _body_for(self, target: str, endpoint: str) -> tuple[Path, int]:
+        if endpoint.endswith("/batch"):
+            return self.bodies.batch, BATCH_ROWS
+        if target == SEED:
+            return self.bodies.columnar, 1
+        return self.bodies.record, 1
+
+
+def _smoke(url: str, body: Path, expect_version: str | None) -> dict[str, Any]:
+    """One request before the load: it must answer 200 (and name the expected version)."""
+    pool = urllib3.PoolManager(retries=False)
+    response = pool.request(
+        "POST",
+        url,
+        body=body.read_bytes(),
+        headers={"Content-Type": "application/json"},
+        timeout=30.0,
+    )
+    if response.status != 200:
+        raise BenchError(f"POST {url} answered {response.status}: {response.data[:500]!r}")
+    answer: dict[str, Any] = orjson.loads(response.data)
+    if expect_version is not None and answer.get("model_version") != expect_version:
+        raise BenchError(f"POST {url} answered version {answer.get('model_version')}")
+    return answer
+
+
+def bench_app_command(app: str, port: int) -> list[str]:
+    """The predict API's gunicorn command line and sizing, serving another WSGI app."""
+    spec = SERVICES["predict-api"]
+    command = gunicorn_command(
+        "predict-api", host=HOST, port=port, workers=spec.workers, threads=spec.threads
+    )
+    if command[-1] != spec.app:
+        raise BenchError(f"gunicorn_command no longer ends with the app path: {command}")
+    return [*command[:-1], app]
+
+
+@contextlib.contextmanager
+def bench_app(
+    bench: Bench, name: str, app: str, environment: dict[str, str] | None = None
+) -> Iterator[tuple[str, ServiceProcess]]:
+    """Start a bench-only app under the predict API's gunicorn settings; stop it by PID."""
+    port = free_port(HOST)
+    command = bench_app_command(app, port)
+    bench.commands[name] = command
+    env = dict(os.environ) | (environment or {})
+    env["PYTHONPATH"] = ":".join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    url = f"http://{HOST}:{port}"
+    with (bench.work_dir / f"{name.replace(' ', '-')}.log").open("ab") as log:
+        process = ServiceProcess(command, url=url, env=env, log=log)
+        try:
+            process.start().wait_ready(path="/healthz")
+            yield url, process
+        finally:
+            process.stop()
+
+
+def train_models(bench: Bench) -> dict[str, TrainingResult]:
+    """Both model types trained on the shipped data, as `loanapp train` trains them."""
+    dataset = load_dataset()
+    trained: dict[str, TrainingResult] = {}
+    for model_type in MODEL_TYPES:
+        bench.say(f"training {model_type}")
+        trained[model_type] = train_model(dataset, TrainingOptions(model_type=model_type))
+        (bench.work_dir / f"{model_type}.bin").write_bytes(trained[model_type].artifact)
+    return trained
+
+
+def measure_in_process(
+    bench: Bench, trained: dict[str, TrainingResult], rows: Sequence[dict[str, Any]]
+) -> list[Timing]:
+    """Target 1: validation + predict_proba in this process, per model, 1 and 100 rows."""
+    timings = []
+    for model_type, result in trained.items():
+        serving = build_serving_model(result.artifact, result.version)
+        measured = measure_model(model_type, serving, rows)
+        timings += measured
+        for timing in measured:
+            if timing.step == "validate_request + predict_proba":
+                bench.say(
+                    f"in-process {model_type} ({timing.predictor}), {timing.rows} row(s): "
+                    f"{timing.seconds_per_call * 1e6:,.0f} µs"
+                )
+    return timings
+
+
+def measure_floor(bench: Bench) -> None:
+    """Target 2: the framework floor under the predict API's gunicorn settings."""
+    with bench_app(bench, FLOOR, "bench.floor_app:app") as (url, process):
+        assert process.pid is not None
+        bench.measure(FLOOR, None, url, "/predict", [process.pid])
+
+
+def measure_api(bench: Bench, trained: dict[str, TrainingResult], stack: LocalStack) -> None:
+    """Target 3: the predict API as users run it, with each model in turn (the default first).
+
+    The model server keeps running afterwards (the seed baseline asks it for the current
+    version); the predict API is stopped, so it takes no CPU from what follows.
+    """
+    registry = stack.registry()
+    bench.say("starting the model server and the predict API with `loanapp serve`")
+    stack.start_model_server().wait_ready()
+    api = stack.start_predict_api()
+    api.wait_ready()
+    assert stack.model_server is not None
+    assert stack.model_server.pid is not None
+    assert api.pid is not None
+    services = [api.pid, stack.model_server.pid]
+    bench.commands["model server"] = stack.model_server.argv
+    bench.commands[API] = api.argv
+    for model_type, result in trained.items():
+        registry.promote(MODEL_NAME, result.version, actor=ACTOR)
+        seconds = wait_for_served_version(stack.predict_api_url, result.version)
+        bench.samples[f"{API} {model_type} /model"] = _describe_served(stack.predict_api_url)
+        bench.say(f"predict API serves {model_type} ({seconds:.1f}s after promotion)")
+        for endpoint in ("/predict", "/predict/batch"):
+            bench.measure(
+                API,
+                model_type,
+                stack.predict_api_url,
+                endpoint,
+                services,
+                expect_version=result.version,
+            )
+    api.stop()
+
+
+def measure_seed(bench: Bench, trained: dict[str, TrainingResult], stack: LocalStack) -> None:
+    """Target 4: the seed's per-request path, each model, with production naming that model."""
+    registry = stack.registry()
+    assert stack.model_server is not None
+    assert stack.model_server.pid is not None
+    model_server_pid = stack.model_server.pid
+    for model_type, result in reversed(trained.items()):  # gbm first: production names it now
+        registry.promote(MODEL_NAME, result.version, actor=ACTOR)
+        environment = {
+            "MODEL_SERVER_URL": stack.model_server_url,
+            "BENCH_SEED_ARTIFACT": str(bench.work_dir / f"{model_type}.bin"),
+            "BENCH_SEED_SHA256": result.version,
+        }
+        _wait_current(stack.model_server_url, result.version)
+        name = f"{SEED} {model_type}"
+        with bench_app(bench, name, "bench.seed_app:app", environment) as (url, process):
+            assert process.pid is not None
+            bench.measure(
+                SEED,
+                model_type,
+                url,
+                "/predict",
+                [process.pid, model_server_pid],
+                expect_version=result.version,
+            )
+        bench.commands[SEED] = bench.commands.pop(name)
+
+
+def _describe_served(predict_api_url: str) -> dict[str, Any]:
+    """What one worker says it serves (GET /model without the schema) and its /readyz detail."""
+    pool = urllib3.PoolManager(retries=False)
+    served: dict[str, Any] = orjson.loads(pool.request("GET", predict_api_url + "/model").data)
+    readyz = orjson.loads(pool.request("GET", predict_api_url + "/readyz").data)
+    shown = ("model_version", "model_type", "predictor", "source")
+    return {key: served.get(key) for key in shown} | {"readyz": readyz}
+
+
+def _load_average() -> str:
+    """The line of /proc/loadavg."""
+    try:
+        return Path("/proc/loadavg").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+def _wait_current(model_server_url: str, version: str, timeout: float = 15.0) -> None:
+    """Until the model server names `version` as current (it rereads the alias twice a second)."""
+    pool = urllib3.PoolManager(retries=False)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = pool.request("GET", f"{model_server_url}/v1/models/{MODEL_NAME}/current")
+        if response.status == 200 and orjson.loads(response.data).get("version") == version:
+            return
+        time.sleep(0.1)
+    raise BenchError(f"the model server did not name {version} as current in {timeout:.0f}s")
+
+
+def run_benchmark(wrk: str, work_dir: Path, duration: int, warmup: int) -> Report:
+    """Every target, in order; the services are stopped by PID before this returns or raises."""
+    started_at = datetime.now(UTC)
+    load_before = _load_average()
+    rows: list[dict[str, Any]] = orjson.loads(orjson.dumps(sample_rows(200)))
+    bench = Bench(wrk, work_dir, Bodies.write(work_dir, rows), duration, warmup)
+    trained = train_models(bench)
+    timings = measure_in_process(bench, trained, rows)
+    measure_floor(bench)
+    stack = LocalStack(
+        store=str(work_dir / "store"),
+        work_dir=work_dir / "stack",
+        host=HOST,
+        model_server_port=free_port(HOST),
+        predict_api_port=free_port(HOST),
+    )
+    registry = stack.registry()
+    for result in trained.values():
+        registry.publish(result.artifact, actor=ACTOR, name=MODEL_NAME)
+    registry.promote(MODEL_NAME, trained[DEFAULT_MODEL_TYPE].version, actor=ACTOR)
+    try:
+        measure_api(bench, trained, stack)
+        measure_seed(bench, trained, stack)
+    finally:
+        stack.stop()
+    return Report(
+        runs=bench.runs,
+        timings=timings,
+        model_versions={model_type: result.version for model_type, result in trained.items()},
+        commands=bench.commands,
+        samples=bench.samples,
+        wrk_version=wrk_version(wrk),
+        duration_s=duration,
+        warmup_s=warmup,
+        started_at=started_at,
+        elapsed_s=time.monotonic() - bench.started,
+        load_average={"before": load_before, "after": _load_average()},
+    )
+
+
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    """--duration, --warmup, --out, --keep-work-dir."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument(
+        "--duration", type=int, default=5, help="seconds of each measured wrk run [5]"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=2, help="seconds of the discarded run before each [2]"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parent, help="report folder [bench]"
+    )
+    parser.add_argument(
+        "--keep-work-dir", action="store_true", help="keep the models, store and service logs"
+    )
+    options = parser.parse_args(argv)
+    if not 1 <= options.duration <= 120 or not 1 <= options.warmup <= 30:
+        parser.error("--duration must be 1-120 seconds and --warmup 1-30 seconds")
+    return options
+
+
+def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwinds through every `finally`: services stopped by PID
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark once and write the report; 0 when it ran (whatever the verdicts)."""
+    options = parse_arguments(argv)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    work_dir = Path(tempfile.mkdtemp(prefix="loanapp-bench-"))
+    succeeded = False
+    try:
+        if importlib.util.find_spec("matplotlib") is None:
+            raise BenchError("matplotlib is missing: pip install -e '.[bench]'")
+        report = run_benchmark(ensure_wrk(), work_dir, options.duration, options.warmup)
+        paths = write_report(report, options.out)
+        succeeded = True
+    except (BenchError, LoanappError) as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if succeeded and not options.keep_work_dir:
+            shutil.rmtree(work_dir, ignore_errors=True)
+        else:
+            print(f"models, store and service logs kept in {work_dir}", file=sys.stderr)
+    print("\n".join(verdict_lines(checks(report))))
+    print("wrote " + ", ".join(str(path) for path in paths))
+    return 0

@@ -1,0 +1,195 @@
+"""The benchmark's own logic: wrk summary parsing, worker discovery, ratios, verdicts, report."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from bench.procs import (
+    CpuSnapshot,
+    CpuUse,
+    ProcessCpu,
+    child_pids,
+    cpu_between,
+    cpu_seconds,
+    rss_mb,
+    worker_rss_mb,
+)
+from bench.report import (
+    API,
+    FLOOR,
+    SEED,
+    HttpRun,
+    Report,
+    checks,
+    ratios,
+    render_markdown,
+    verdict_lines,
+)
+from bench.wrkrun import BenchError, WrkResult, parse_wrk_output
+
+WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:8000/predict
+  1 threads and 1 connections
+  Latency Distribution
+     50%  350.00us
+BENCH_JSON {"requests": 12000, "duration_us": 5000000, "bytes": 3600000, "errors": {"connect": 0, \
+"read": 1, "write": 0, "status": 2, "timeout": 3}, "latency_us": {"min": 120, "mean": 410.5, \
+"stdev": 80.2, "max": 9000, "p50": 350, "p90": 500, "p99": 1200, "p99_9": 4000}}
+"""
+
+
+def test_parse_wrk_output_reads_the_json_line():
+    result = parse_wrk_output(WRK_OUTPUT, ["wrk"])
+    assert result.requests == 12000
+    assert result.duration_s == pytest.approx(5.0)
+    assert result.requests_per_second == pytest.approx(2400.0)
+    assert result.status_errors == 2
+    assert result.socket_errors == 4
+    assert result.latency_us["p99"] == 1200
+    assert result.as_dict()["requests_per_second"] == pytest.approx(2400.0)
+
+
+def test_service_cpu_per_request_and_other_load():
+    run = _run(FLOOR, None, "/predict", "c16", 2000, 500, other=0.5)
+    assert run.cpu_ms_per_request == pytest.approx(0.5)
+    assert run.other_cpu_percent == pytest.approx(10.0)
+
+
+def test_parse_wrk_output_without_the_json_line_is_an_error():
+    with pytest.raises(BenchError, match="BENCH_JSON"):
+        parse_wrk_output("Running 5s test\nRequests/sec: 10\n", ["wrk"])
+
+
+def test_workers_are_the_children_of_a_pid():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert child.pid in child_pids(os.getpid())
+        assert rss_mb(child.pid) is not None
+        assert (rss_mb(os.getpid()) or 0) > 10  # this test process, in MiB
+        assert child.pid in worker_rss_mb(os.getpid())
+    finally:
+        child.kill()
+        child.wait()
+    assert child_pids(2**22 + 12345) == []  # no such process
+    assert rss_mb(2**22 + 12345) is None
+
+
+def _run(
+    target, model, endpoint, concurrency, rps, p50_us, *, rows=1, errors=0, rss=60.0, other=0.0
+):
+    result = WrkResult(
+        requests=int(rps * 5),
+        duration_s=5.0,
+        errors={"connect": 0, "read": 0, "write": 0, "status": errors, "timeout": 0},
+        latency_us={"p50": p50_us, "p99": p50_us * 4, "max": p50_us * 10},
+        command=["wrk"],
+    )
+    cpu = CpuUse(
+        services_s=rps * 5 * 0.0005,
+        wrk_s=1.0,
+        other_s=other,
+        workers_s={101: 1.0, 102: 1.0 if concurrency == "c1" else 0.1},
+        busiest_others=["pytest (7): 0.90 s"] if other else [],
+    )
+    return HttpRun(target, model, endpoint, rows, concurrency, result, {101: rss, 102: rss}, cpu)
+
+
+def _report(api_rps_c16: float, *, seed_errors: int = 0, floor_other: float = 0.0) -> Report:
+    runs = [
+        _run(FLOOR, None, "/predict", "c1", 2500, 300, other=floor_other),
+        _run(FLOOR, None, "/predict", "c16", 5000, 1500),
+    ]
+    for model in ("logreg", "gbm"):
+        runs += [
+            _run(API, model, "/predict", "c1", 2000, 400),
+            _run(API, model, "/predict", "c16", api_rps_c16, 2000),
+            _run(API, model, "/predict/batch", "c1", 900, 1000, rows=100),
+            _run(API, model, "/predict/batch", "c16", 800, 9000, rows=100),
+            _run(SEED, model, "/predict", "c1", 100, 9000, errors=seed_errors),
+            _run(SEED, model, "/predict", "c16", 50, 200000, errors=seed_errors),
+        ]
+    return Report(
+        runs=runs,
+        timings=[],
+        model_versions={"logreg": "a" * 64, "gbm": "b" * 64},
+        commands={"framework floor": ["python", "-m", "gunicorn", "bench.floor_app:app"]},
+        samples={f"{API} logreg /model": {"predictor": "compiled linear"}},
+        wrk_version="wrk 4.1.0",
+        duration_s=5,
+        warmup_s=2,
+        started_at=datetime(2026, 1, 1, tzinfo=UTC),
+        elapsed_s=120.0,
+        load_average={"before": "0.10 0.20 0.30 1/100 1", "after": "1.0 0.5 0.4 1/100 2"},
+    )
+
+
+def test_ratios_divide_the_api_by_the_seed_and_the_floor():
+    found = {finding.name: finding.value for finding in ratios(_report(4000))}
+    assert found["logreg: API / seed baseline, req/s at c16"] == pytest.approx(80.0)
+    assert found["gbm: API / framework floor, req/s at c16"] == pytest.approx(0.8)
+    assert found["logreg: API / framework floor, p50 at c1"] == pytest.approx(400 / 300)
+    assert found["gbm: /predict/batch (100 rows) rows/s at c16"] == pytest.approx(80_000)
+
+
+def test_checks_pass_and_fail_against_the_issue_targets():
+    verdicts = {f.name: f.verdict for f in checks(_report(4000, seed_errors=7))}
+    assert verdicts["/predict req/s at c16 >= 60% of the framework floor (logreg)"] == "PASS"
+    assert verdicts["/predict p50 at c1 <= 1.5x the framework floor (gbm)"] == "PASS"
+    assert verdicts["/predict/batch 100 rows >= 50,000 rows/s at c16 (gbm)"] == "PASS"
+    assert verdicts["zero errors in every predict API and framework floor run"] == "PASS"
+    slow = {f.name: f.verdict for f in checks(_report(1000))}
+    assert slow["/predict req/s at c16 >= 60% of the framework floor (gbm)"] == "FAIL"
+    assert slow["no collapse at 16 clients: /predict req/s at c16 >= at c1 (logreg)"] == "FAIL"
+
+
+def test_markdown_has_every_section_and_verdict():
+    report = _report(4000)
+    found_checks = checks(report)
+    text = render_markdown(
+        report, ratios(report), found_checks, {"cpu": "test"}, {"python": "3"}, {"X": "unset"}
+    )
+    for heading in ("## Headline", "## Targets", "## Ratios", "## Framework floor", "## Seed"):
+        assert heading in text
+    assert all(line in text for line in verdict_lines(found_checks))
+    assert "compiled linear" in text
+    assert "Other processes used at most 0% of a core" in text
+    busy = _report(4000, floor_other=1.0)  # a whole core-second in a 5 s run: 20 %
+    text = render_markdown(busy, ratios(busy), checks(busy), {}, {}, {})
+    assert "framework floor /predict c1 (20%: pytest (7): 0.90 s)" in text
+    assert "framework floor /predict c16 (91%)" in text  # one worker did 1.0 of 1.1 s
+
+
+def test_cpu_accounting_splits_the_machine_time():
+    assert cpu_seconds(os.getpid()) > 0
+    master, worker, other = 10, 11, 12
+
+    def snapshot(machine, worker_s, other_s, waited, own):
+        processes = {
+            master: ProcessCpu("gunicorn", 1, 1.0, 0.0),
+            worker: ProcessCpu("gunicorn", master, worker_s, 0.0),
+            other: ProcessCpu("pytest", 1, other_s, 0.5),
+        }
+        return CpuSnapshot(machine, processes, waited, own)
+
+    used = cpu_between(snapshot(100, 5, 1, 1, 2), snapshot(110, 11, 2.5, 3, 2.5), [master])
+    assert used.services_s == pytest.approx(6.0)
+    assert used.wrk_s == pytest.approx(2.0)
+    assert used.bench_s == pytest.approx(0.5)
+    assert used.other_s == pytest.approx(1.5)
+    assert used.workers_s == {worker: pytest.approx(6.0)}
+    assert used.busiest_others == ["pytest (12): 1.50 s"]
+    now = CpuSnapshot.take()
+    assert now.machine > 0
+    assert now.total(os.getpid()) > 0
+
+
+def test_chart_is_written(tmp_path):
+    pytest.importorskip("matplotlib")
+    from bench.report import draw_chart
+
+    draw_chart(_report(4000).runs, tmp_path / "chart.png")
+    assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
