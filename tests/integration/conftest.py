@@ -15,6 +15,7 @@ import urllib3
 from loanapp.serving import free_port
 from loanapp.stack import LocalStack
 from loanapp.store.registry import ModelRegistry
+from loanapp.traffic import Reply, summarize
 from loanapp.training.train import TrainingResult
 from tests.factories import rebuild
 
@@ -119,3 +120,12 @@ def wait_until_every_worker_serves(stack: LocalStack, version: str, timeout: flo
             return
         time.sleep(0.02)
     raise AssertionError(f"workers {workers} did not all serve {version}: last seen {seen}")
+
+
+def assert_no_failures(replies: list[Reply], allowed_versions: set[str]) -> None:
+    """Every request was answered 200, by one of the versions that were promoted at some point."""
+    summary = summarize(replies)
+    failures = [reply for reply in replies if reply.status != 200][:5]
+    assert summary.sent > 0
+    assert summary.failed == 0, failures
+    assert {reply.version for reply in replies} <= allowed_versions

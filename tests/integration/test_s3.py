@@ -20,12 +20,13 @@ from loanapp.errors import StoreUnavailableError
 from loanapp.stack import LocalStack
 from loanapp.store.objects import open_store
 from loanapp.store.registry import ModelRegistry
-from loanapp.traffic import Reply, Traffic, sample_rows, summarize
+from loanapp.traffic import Traffic, sample_rows
 from loanapp.training.train import TrainingResult
 from tests.factories import rebuild
 from tests.integration.conftest import (
     ADMIN_TOKEN,
     Versions,
+    assert_no_failures,
     publish_versions,
     stack_for,
     wait_until_every_worker_serves,
@@ -153,7 +154,7 @@ def test_s3_outage_serves_from_memory_refuses_publish_and_recovers(
     registry.promote("loan", second, actor="test")
     wait_until_every_worker_serves(s3_stack, second)
     replies = traffic.stop()
-    _assert_no_failures(replies, {first, second})
+    assert_no_failures(replies, {first, second})
     assert {reply.version for reply in replies} == {first, second}
 
 
@@ -188,11 +189,3 @@ def _wait_for(
         time.sleep(0.1)
         answer = read()
     return answer
-
-
-def _assert_no_failures(replies: list[Reply], allowed_versions: set[str]) -> None:
-    summary = summarize(replies)
-    failures = [reply for reply in replies if reply.status != 200][:5]
-    assert summary.sent > 0
-    assert summary.failed == 0, failures
-    assert {reply.version for reply in replies} <= allowed_versions

@@ -11,8 +11,12 @@ import orjson
 import urllib3
 
 from loanapp.stack import LocalStack
-from loanapp.traffic import Reply, Traffic, sample_rows, summarize
-from tests.integration.conftest import Versions, wait_until_every_worker_serves
+from loanapp.traffic import Traffic, sample_rows
+from tests.integration.conftest import (
+    Versions,
+    assert_no_failures,
+    wait_until_every_worker_serves,
+)
 
 ROWS = sample_rows(50)
 
@@ -20,14 +24,6 @@ ROWS = sample_rows(50)
 def start_traffic(stack: LocalStack) -> Traffic:
     """Four clients posting /predict, bounded to two minutes."""
     return Traffic(stack.predict_api_url, rows=ROWS, concurrency=4, max_seconds=120).start()
-
-
-def assert_no_failures(replies: list[Reply], allowed_versions: set[str]) -> None:
-    summary = summarize(replies)
-    failures = [r for r in replies if r.status != 200][:5]
-    assert summary.sent > 0
-    assert summary.failed == 0, failures
-    assert {reply.version for reply in replies} <= allowed_versions
 
 
 def test_promote_and_roll_back_five_times_under_traffic(
