@@ -9,7 +9,7 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from loanapp.predict_api.slot import ServingModel, load_serving_model
+from loanapp.predict_api.slot import ServingModel
 from loanapp.settings import PredictApiSettings, load_settings
 from loanapp.validation import validate_request
 
@@ -50,12 +50,6 @@ def best_seconds_per_call(call: Callable[[], object], repeats: int = REPEATS) ->
     timer = timeit.Timer(call)
     number, _ = timer.autorange()
     return min(timer.repeat(repeat=repeats, number=number)) / number
-
-
-def build_serving_model(data: bytes, version: str) -> ServingModel:
-    """The model a predict-API worker serves for these bytes, built by the function its watcher
-    calls (verify, load the compiled form or scikit-learn, check the reference rows)."""
-    return load_serving_model(data, version, source="bench")
 
 
 def measure_model(

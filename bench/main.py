@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 import urllib3
 
-from bench.inprocess import BATCH_ROWS, Timing, build_serving_model, measure_model
+from bench.inprocess import BATCH_ROWS, Timing, measure_model
 from bench.procs import CpuSnapshot, cpu_between, worker_rss_mb
 from bench.report import (
     API,
@@ -41,6 +41,7 @@ from bench.report import (
 )
 from bench.wrkrun import BenchError, Load, ensure_wrk, run_wrk, wrk_version
 from loanapp.errors import LoanappError
+from loanapp.predict_api.slot import load_serving_model
 from loanapp.serving import SERVICES, ServiceProcess, free_port, gunicorn_command
 from loanapp.stack import DEFAULT_MODEL_TYPE, LocalStack, wait_for_served_version
 from loanapp.traffic import sample_rows
@@ -203,7 +204,7 @@ def measure_in_process(
     """Target 1: validation + predict_proba in this process, per model, 1 and 100 rows."""
     timings = []
     for model_type, result in trained.items():
-        serving = build_serving_model(result.artifact, result.version)
+        serving = load_serving_model(result.artifact, result.version, source="bench")
         measured = measure_model(model_type, serving, rows)
         timings += measured
         for timing in measured:

@@ -8,37 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from loanapp.serving import child_pids
+
 PROC = Path("/proc")
 TICKS = os.sysconf("SC_CLK_TCK")
 BUSIEST_SHOWN = 3
-
-
-def child_pids(pid: int) -> list[int]:
-    """Direct children of `pid` (the workers of a gunicorn master)."""
-    if not (PROC / str(pid)).exists():
-        return []
-    try:
-        text = (PROC / str(pid) / "task" / str(pid) / "children").read_text()
-    except OSError:  # a kernel without CONFIG_PROC_CHILDREN: scan every process's parent
-        return _children_by_scan(pid)
-    return sorted(int(part) for part in text.split())
-
-
-def _children_by_scan(pid: int) -> list[int]:
-    children = []
-    for entry in PROC.iterdir():
-        if entry.name.isdigit() and _parent_of(entry) == pid:
-            children.append(int(entry.name))
-    return sorted(children)
-
-
-def _parent_of(process: Path) -> int | None:
-    try:
-        stat = (process / "stat").read_text()
-    except OSError:
-        return None
-    # "pid (comm) state ppid ...": comm may hold spaces and ")", so split after the last ")".
-    return int(stat.rsplit(")", 1)[1].split()[1])
 
 
 def rss_mb(pid: int) -> float | None:

@@ -14,7 +14,6 @@ from sklearn.preprocessing import FunctionTransformer
 
 from loanapp.artifacts import (
     METADATA_MEMBER,
-    TRUSTED_TYPES,
     compute_version,
     load_model,
     read_metadata,
@@ -75,9 +74,13 @@ def test_untrusted_types_are_refused_by_name(logreg: TrainingResult) -> None:
     assert "system" in caught.value.message
 
 
-def test_gbm_needs_only_the_listed_extra_type(gbm: TrainingResult) -> None:
+def test_gbm_loads_only_because_its_tree_type_is_allowed(
+    gbm: TrainingResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert load_model(gbm.artifact, gbm.version).metadata.model_type == "gbm"
-    assert TRUSTED_TYPES == ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
+    monkeypatch.setattr("loanapp.artifacts.TRUSTED_TYPES", ())
+    with pytest.raises(UntrustedArtifactError, match="TreePredictor"):
+        load_model(gbm.artifact, gbm.version)
 
 
 def test_model_that_drifted_from_its_reference_rows_is_refused(logreg: TrainingResult) -> None:

@@ -13,7 +13,6 @@ from bench.procs import (
     CpuSnapshot,
     CpuUse,
     ProcessCpu,
-    child_pids,
     cpu_between,
     cpu_seconds,
     rss_mb,
@@ -31,6 +30,7 @@ from bench.report import (
     verdict_lines,
 )
 from bench.wrkrun import BenchError, WrkResult, parse_wrk_output
+from loanapp.serving import child_pids
 
 WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:8000/predict
   1 threads and 1 connections

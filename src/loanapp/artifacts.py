@@ -163,9 +163,14 @@ def compute_version(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def is_hex(text: str) -> bool:
+    """True if `text` is lowercase hexadecimal digits only (a SHA-256 or a prefix of one)."""
+    return all(c in "0123456789abcdef" for c in text)
+
+
 def check_version_id(version: str) -> str:
     """Return `version` if it is a full hex SHA-256, else raise InvalidInputError."""
-    if len(version) != 64 or any(c not in "0123456789abcdef" for c in version):
+    if len(version) != 64 or not is_hex(version):
         raise InvalidInputError(
             f"{version!r} is not a SHA-256 version id (64 lowercase hex digits)"
         )

@@ -333,8 +333,7 @@ def up(context: _Context, host: str, port: int, model_server_port: int, work_dir
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        stack.start_model_server().wait_ready()
-        stack.start_predict_api().wait_ready()
+        stack.start()
         click.echo(f"model server  {stack.model_server_url}  (store {settings.store})")
         click.echo(f"predict API   {stack.predict_api_url}  (serving {version[:12]})")
         click.echo(f"logs          {work_dir}/model-server.log, {work_dir}/predict-api.log")

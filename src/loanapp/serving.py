@@ -75,6 +75,16 @@ def gunicorn_command(
     return [*command, spec.app]
 
 
+def child_pids(pid: int) -> list[int]:
+    """Direct children of `pid`, sorted (the workers of a gunicorn master); [] if it is gone."""
+    try:
+        return sorted(
+            int(part) for part in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        )
+    except OSError:
+        return []
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that is free on `host` right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

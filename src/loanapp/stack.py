@@ -87,6 +87,18 @@ class LocalStack:
         self.predict_api = self._start("predict-api", self.predict_api_port, extra)
         return self.predict_api
 
+    def start(self) -> LocalStack:
+        """Start the model server, then the predict API, each once the one before is ready."""
+        self.start_model_server().wait_ready()
+        self.start_predict_api().wait_ready()
+        return self
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         """Stop both services (predict API first) and close their logs."""
         for service in (self.predict_api, self.model_server):

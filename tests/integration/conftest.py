@@ -12,7 +12,7 @@ import orjson
 import pytest
 import urllib3
 
-from loanapp.serving import free_port
+from loanapp.serving import child_pids, free_port
 from loanapp.stack import LocalStack
 from loanapp.store.registry import ModelRegistry
 from loanapp.traffic import Reply, summarize
@@ -85,26 +85,15 @@ def stack(
     tmp_path: Path, versions: Versions, stack_options: dict[str, Any]
 ) -> Iterator[LocalStack]:
     """Model server and predict API running, the predict API serving `versions.first`."""
-    stack = stack_for(tmp_path, **stack_options)
-    try:
-        stack.start_model_server().wait_ready()
-        stack.start_predict_api().wait_ready()
+    with stack_for(tmp_path, **stack_options) as stack:
         yield stack
-    finally:
-        stack.stop()
-
-
-def worker_pids(master_pid: int) -> set[int]:
-    """PIDs of a gunicorn master's worker processes."""
-    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
-    return {int(pid) for pid in children}
 
 
 def wait_until_every_worker_serves(stack: LocalStack, version: str, timeout: float = 60.0) -> None:
     """Poll /readyz until each predict-API worker has reported `version` (no timing asserted)."""
     assert stack.predict_api is not None
     assert stack.predict_api.pid is not None
-    workers = worker_pids(stack.predict_api.pid)
+    workers = child_pids(stack.predict_api.pid)
     assert workers, "the predict API has no workers"
     pool = urllib3.PoolManager(retries=False)
     seen: dict[int, str] = {}

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 import urllib3
 
+from loanapp.serving import child_pids
 from loanapp.stack import LocalStack
-from tests.integration.conftest import Versions, wait_until_every_worker_serves, worker_pids
+from tests.integration.conftest import Versions, wait_until_every_worker_serves
 
 PREDICT_WORKERS = 4
 
@@ -32,7 +33,7 @@ def test_downloads_and_health_answer_while_long_polls_are_held(
 ) -> None:
     assert stack.predict_api is not None
     assert stack.predict_api.pid is not None
-    assert len(worker_pids(stack.predict_api.pid)) == PREDICT_WORKERS
+    assert len(child_pids(stack.predict_api.pid)) == PREDICT_WORKERS
     wait_until_every_worker_serves(stack, versions.first)
     time.sleep(1.0)  # every predict-API worker is now in a long-poll (or pausing after a refusal)
     pool = urllib3.PoolManager(retries=False)

@@ -58,13 +58,8 @@ def s3_stack(
     """Model server (registry mode, LOANAPP_STORE=s3://...) and predict API, serving `first`."""
     options = dict(stack_options)
     environment = s3_environment | options.pop("environment", {})
-    stack = stack_for(tmp_path, store=s3_uri, environment=environment, **options)
-    try:
-        stack.start_model_server().wait_ready()
-        stack.start_predict_api().wait_ready()
+    with stack_for(tmp_path, store=s3_uri, environment=environment, **options) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def test_predictions_and_promotions_on_the_s3_store(

@@ -11,9 +11,8 @@ from pathlib import Path
 import orjson
 import urllib3
 
-from loanapp.serving import free_port
+from loanapp.serving import child_pids, free_port
 from loanapp.traffic import sample_rows
-from tests.integration.conftest import worker_pids
 
 
 def test_up_serves_a_default_model_and_stops_its_services(tmp_path: Path) -> None:
@@ -27,7 +26,7 @@ def test_up_serves_a_default_model_and_stops_its_services(tmp_path: Path) -> Non
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as up:
         _check_up(up, port)
-        services = worker_pids(up.pid)  # the two gunicorn masters, stopped with `up`
+        services = child_pids(up.pid)  # the two gunicorn masters, stopped with `up`
         up.send_signal(signal.SIGTERM)
         assert up.wait(timeout=60) == 0
     assert len(services) == 2

@@ -29,6 +29,7 @@ from loanapp.artifacts import (
     LoadedModel,
     check_version_id,
     compute_version,
+    is_hex,
     load_model,
     verify_bytes,
 )
@@ -167,9 +168,7 @@ class ModelRegistry:
     def resolve_version(self, name: str, reference: str) -> str:
         """Full version id for a full hash or a unique prefix of at least six hex digits."""
         reference = reference.lower()
-        if len(reference) < MIN_VERSION_PREFIX or not all(
-            c in "0123456789abcdef" for c in reference
-        ):
+        if len(reference) < MIN_VERSION_PREFIX or not is_hex(reference):
             raise InvalidInputError(
                 f"{reference!r} is not a version: give the SHA-256 or at least "
                 f"{MIN_VERSION_PREFIX} of its leading hex digits"
