@@ -9,7 +9,7 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from loanapp.predict_api.slot import ServingModel
+from loanapp.predict_api.serving_model import ServingModel
 from loanapp.settings import PredictApiSettings, load_settings
 from loanapp.validation import validate_request
 

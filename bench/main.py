@@ -40,14 +40,15 @@ from bench.report import (
     write_report,
 )
 from bench.wrkrun import BenchError, Load, ensure_wrk, run_wrk, wrk_version
+from loanapp.dev.processes import ServiceProcess, free_port
+from loanapp.dev.stack import LocalStack, wait_for_served_version
+from loanapp.dev.traffic import sample_rows
 from loanapp.errors import LoanappError
-from loanapp.predict_api.slot import load_serving_model
-from loanapp.serving import SERVICES, ServiceProcess, free_port, gunicorn_command
-from loanapp.stack import DEFAULT_MODEL_TYPE, LocalStack, wait_for_served_version
-from loanapp.traffic import sample_rows
+from loanapp.predict_api.serving_model import load_serving_model
+from loanapp.services import SERVICES, gunicorn_command
 from loanapp.training.data import load_dataset
-from loanapp.training.pipelines import ModelType
-from loanapp.training.train import TrainingOptions, TrainingResult, train_model
+from loanapp.training.options import DEFAULT_MODEL_TYPE, ModelType, TrainingOptions
+from loanapp.training.train import TrainingResult, train_model
 
 HOST = "127.0.0.1"
 ACTOR = "bench"

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loanapp.serving import child_pids
+from loanapp.dev.processes import child_pids
 
 PROC = Path("/proc")
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -14,7 +14,8 @@ from loanapp.artifacts import (
     read_compiled,
 )
 from loanapp.training.data import Dataset, load_dataset
-from loanapp.training.train import TrainingOptions, TrainingResult, train_model
+from loanapp.training.options import TrainingOptions
+from loanapp.training.train import TrainingResult, train_model
 
 SMALL_ROWS = 600
 

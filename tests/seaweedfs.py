@@ -26,7 +26,7 @@ import obstore
 import obstore.store
 import orjson
 
-from loanapp.serving import free_port
+from loanapp.dev.processes import free_port
 
 HOST = "127.0.0.1"
 ACCESS_KEY = "loanapp-test-access-key"

@@ -12,12 +12,7 @@ import pytest
 import sklearn
 from sklearn.preprocessing import FunctionTransformer
 
-from loanapp.artifacts import (
-    METADATA_MEMBER,
-    compute_version,
-    load_model,
-    read_metadata,
-)
+from loanapp.artifacts import METADATA_MEMBER, compute_version, load_model, read_metadata
 from loanapp.errors import (
     ArtifactBehaviourError,
     ArtifactFormatError,

@@ -30,7 +30,7 @@ from bench.report import (
     verdict_lines,
 )
 from bench.wrkrun import BenchError, WrkResult, parse_wrk_output
-from loanapp.serving import child_pids
+from loanapp.dev.processes import child_pids
 
 WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:8000/predict
   1 threads and 1 connections

@@ -13,9 +13,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
 from loanapp.artifacts import build_artifact, compute_version, load_model, read_compiled
-from loanapp.compiled import CompiledModel, LinearScorer, compile_pipeline
+from loanapp.compiled import CompiledModel, LinearScorer
 from loanapp.errors import ArtifactFormatError
-from loanapp.predict_api.slot import load_serving_model
+from loanapp.predict_api.serving_model import load_serving_model
+from loanapp.training.compile import compile_pipeline
 from loanapp.training.data import load_dataset
 from loanapp.training.train import TrainingResult
 
@@ -104,7 +105,7 @@ def test_serving_a_compiled_model_imports_no_scikit_learn(
     script = (
         "import sys\n"
         "from loanapp.predict_api.app import create_app\n"
-        "from loanapp.predict_api.slot import load_serving_model\n"
+        "from loanapp.predict_api.serving_model import load_serving_model\n"
         f"data = open({str(path)!r}, 'rb').read()\n"
         f"serving = load_serving_model(data, {logreg.version!r}, 'test')\n"
         "print(serving.predictor_kind)\n"
@@ -126,7 +127,7 @@ def test_a_scikit_learn_fallback_runs_with_capped_math_threads(
     script = (
         "from threadpoolctl import threadpool_info\n"
         "from loanapp.predict_api.app import limit_math_threads\n"
-        "from loanapp.predict_api.slot import load_serving_model\n"
+        "from loanapp.predict_api.serving_model import load_serving_model\n"
         "limit_math_threads(1)\n"
         f"data = open({str(path)!r}, 'rb').read()\n"
         f"print(load_serving_model(data, {compute_version(artifact)!r}, 'test').predictor_kind)\n"

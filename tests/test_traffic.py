@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loanapp.traffic import Reply, summarize
+from loanapp.dev.traffic import Reply, summarize
 
 
 def test_summary_orders_versions_by_majority_per_window() -> None:

@@ -1,6 +1,6 @@
 """Model artifacts: one file per model version, named by the SHA-256 of its bytes.
 
-An artifact is a zip archive with two members:
+An artifact is a zip archive with two or three members:
 
 - ``metadata.json``: what the model is (schema, classes, decision threshold, metrics, training data
   hash, library versions, reference rows with their expected probabilities);
@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 ARTIFACT_FORMAT: Literal["loanapp-artifact/1"] = "loanapp-artifact/1"
 METADATA_MEMBER = "metadata.json"
 MODEL_MEMBER = "model.skops"
+# Shortest version prefix accepted wherever a person names a version, as with git's short hashes.
+MIN_VERSION_PREFIX = 6
 # Fixed member timestamps: the archive's bytes, hence its version, depend on its content only.
 _ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 
@@ -175,6 +177,17 @@ def check_version_id(version: str) -> str:
             f"{version!r} is not a SHA-256 version id (64 lowercase hex digits)"
         )
     return version
+
+
+def check_version_prefix(reference: str) -> str:
+    """`reference` in lowercase if it can name a version (at least six hex digits), else raise."""
+    reference = reference.lower()
+    if len(reference) < MIN_VERSION_PREFIX or not is_hex(reference):
+        raise InvalidInputError(
+            f"{reference!r} is not a version: give the SHA-256 or at least "
+            f"{MIN_VERSION_PREFIX} of its leading hex digits"
+        )
+    return reference
 
 
 def verify_bytes(data: bytes, expected_version: str) -> None:

@@ -15,9 +15,8 @@ from typing import Any, Literal, TypeVar
 from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from loanapp.defaults import DEFAULT_ALIAS, DEFAULT_MODEL_NAME, DEFAULT_STORE_URI
 from loanapp.errors import InvalidInputError
-from loanapp.store.objects import DEFAULT_STORE_URI
-from loanapp.store.registry import DEFAULT_ALIAS, DEFAULT_MODEL_NAME
 
 PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "admin", "token", "password"})
 
@@ -108,9 +107,11 @@ class ModelServerSettings(Settings):
         return self
 
     @property
-    def pinned(self) -> bool:
-        """True when MODEL_URI and MODEL_SHA256 name the one artifact to serve."""
-        return self.model_uri is not None
+    def pinned_artifact(self) -> tuple[str, str] | None:
+        """(MODEL_URI, MODEL_SHA256) in pinned mode, None in registry mode."""
+        if self.model_uri is None or self.model_sha256 is None:
+            return None
+        return self.model_uri, self.model_sha256
 
 
 class PredictApiSettings(Settings):

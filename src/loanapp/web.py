@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from flask import Flask, Request, Response, g, request
@@ -84,3 +84,20 @@ def install_common_handlers(app: Flask) -> None:
         logger.exception("request %s failed unexpectedly", g.get("request_id"))
         body = {"error": "internal error; see the service log", "type": "InternalError"}
         return json_response(body, 500)
+
+
+STATE_KEY = "loanapp"
+StateT = TypeVar("StateT")
+
+
+def install_state(app: Flask, state: object) -> None:
+    """Hang a service's one state object on the app, where `get_state` finds it."""
+    app.extensions[STATE_KEY] = state
+
+
+def get_state(app: Flask, state_class: type[StateT]) -> StateT:
+    """The state object `install_state` put on `app`, checked to be a `state_class`."""
+    state = app.extensions[STATE_KEY]
+    if not isinstance(state, state_class):
+        raise TypeError(f"app state is a {type(state).__name__}, not a {state_class.__name__}")
+    return state

@@ -10,9 +10,10 @@ import pytest
 from flask import Flask
 
 from loanapp.model_server.app import create_app as create_model_server
-from loanapp.model_server.views import CATALOG_KEY
+from loanapp.model_server.state import ModelServerState
 from loanapp.predict_api.app import create_app as create_predict_api
 from loanapp.settings import ModelServerSettings, PredictApiSettings
+from loanapp.web import get_state
 from tests.deploy.manifests import (
     OVERLAYS,
     Image,
@@ -74,7 +75,7 @@ def routes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, set[s
             "predict-api": _get_routes(predict_api),
         }
     finally:
-        model_server.extensions[CATALOG_KEY].stop()
+        get_state(model_server, ModelServerState).catalog.stop()
 
 
 def _get_routes(app: Flask) -> set[str]:

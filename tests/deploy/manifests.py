@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from pydantic import AliasChoices
 
-from loanapp.serving import SERVICES
+from loanapp.services import SERVICES
 from loanapp.settings import ModelServerSettings, PredictApiSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[2]

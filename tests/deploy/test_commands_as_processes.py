@@ -21,10 +21,10 @@ import orjson
 import pytest
 import urllib3
 
-from loanapp.serving import ServiceProcess, free_port
+from loanapp.dev.processes import ServiceProcess, free_port
+from loanapp.dev.traffic import sample_rows
 from loanapp.store.local import LocalFolderStore
 from loanapp.store.registry import ModelRegistry
-from loanapp.traffic import sample_rows
 from tests.deploy.conftest import FOREIGN_VARIABLES
 from tests.deploy.manifests import (
     Image,

@@ -12,7 +12,7 @@ import crossplane  # type: ignore[import-untyped]
 import jsonschema
 import pytest
 
-from loanapp.serving import SERVICES
+from loanapp.services import SERVICES
 from loanapp.settings import Settings, load_settings
 from tests.deploy.manifests import (
     COMPOSE_FILE,

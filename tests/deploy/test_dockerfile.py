@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from loanapp.serving import SERVICES
+from loanapp.services import SERVICES
 from tests.deploy.manifests import (
     DOCKERFILE,
     ROOT,

@@ -9,7 +9,7 @@ from typing import Any
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 
-from loanapp.serving import SERVICES
+from loanapp.services import SERVICES
 from loanapp.settings import Settings, load_settings
 from tests.deploy.manifests import (
     KUBERNETES_VERSIONS,

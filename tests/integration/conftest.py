@@ -12,10 +12,10 @@ import orjson
 import pytest
 import urllib3
 
-from loanapp.serving import child_pids, free_port
-from loanapp.stack import LocalStack
+from loanapp.dev.processes import child_pids, free_port
+from loanapp.dev.stack import LocalStack
+from loanapp.dev.traffic import Reply, summarize
 from loanapp.store.registry import ModelRegistry
-from loanapp.traffic import Reply, summarize
 from loanapp.training.train import TrainingResult
 from tests.factories import rebuild
 

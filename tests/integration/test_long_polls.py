@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import urllib3
 
-from loanapp.serving import child_pids
-from loanapp.stack import LocalStack
+from loanapp.dev.processes import child_pids
+from loanapp.dev.stack import LocalStack
 from tests.integration.conftest import Versions, wait_until_every_worker_serves
 
 PREDICT_WORKERS = 4

@@ -16,11 +16,11 @@ import orjson
 import pytest
 import urllib3
 
+from loanapp.dev.stack import LocalStack
+from loanapp.dev.traffic import Traffic, sample_rows
 from loanapp.errors import StoreUnavailableError
-from loanapp.stack import LocalStack
-from loanapp.store.objects import open_store
 from loanapp.store.registry import ModelRegistry
-from loanapp.traffic import Traffic, sample_rows
+from loanapp.store.uri import open_store
 from loanapp.training.train import TrainingResult
 from tests.factories import rebuild
 from tests.integration.conftest import (

@@ -10,8 +10,8 @@ from pathlib import Path
 import orjson
 import urllib3
 
-from loanapp.stack import LocalStack
-from loanapp.traffic import Traffic, sample_rows
+from loanapp.dev.stack import LocalStack
+from loanapp.dev.traffic import Traffic, sample_rows
 from tests.integration.conftest import (
     Versions,
     assert_no_failures,

@@ -11,8 +11,8 @@ from pathlib import Path
 import orjson
 import urllib3
 
-from loanapp.serving import child_pids, free_port
-from loanapp.traffic import sample_rows
+from loanapp.dev.processes import child_pids, free_port
+from loanapp.dev.traffic import sample_rows
 
 
 def test_up_serves_a_default_model_and_stops_its_services(tmp_path: Path) -> None:

@@ -13,10 +13,11 @@ from werkzeug.test import TestResponse
 
 from loanapp.model_server.app import create_app
 from loanapp.model_server.catalog import ModelCatalog
-from loanapp.model_server.views import CATALOG_KEY
+from loanapp.model_server.state import ModelServerState
 from loanapp.settings import ModelServerSettings
 from loanapp.store.registry import ModelRegistry
 from loanapp.training.train import TrainingResult
+from loanapp.web import get_state
 
 TOKEN = "test-admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -66,7 +67,7 @@ def make_app(make_settings: Callable[..., ModelServerSettings]) -> Iterator[Call
 
     yield make
     for app in apps:
-        app.extensions[CATALOG_KEY].stop()
+        get_state(app, ModelServerState).catalog.stop()
 
 
 @pytest.fixture

@@ -14,9 +14,10 @@ from flask import Flask
 
 from loanapp.errors import ModelNotFoundError, StoreUnavailableError
 from loanapp.model_server.catalog import RegistryCatalog
-from loanapp.model_server.views import CATALOG_KEY
+from loanapp.model_server.state import ModelServerState
 from loanapp.store.registry import AliasRecord, ModelRegistry
 from loanapp.training.train import TrainingResult
+from loanapp.web import get_state
 from tests.model_server.conftest import json_of
 
 JOIN_SECONDS = 30
@@ -139,7 +140,8 @@ def test_outage_is_answered_from_memory_and_shown_in_readyz(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     client = app.test_client()
-    catalog = app.extensions[CATALOG_KEY]
+    catalog = get_state(app, ModelServerState).catalog
+    assert isinstance(catalog, RegistryCatalog)
     catalog.stop()  # this test polls by hand, so that no poll in flight races the assertions
     assert client.get("/v1/models/loan/current").status_code == 200
     artifact_url = f"/v1/models/loan/versions/{versions[0]}/artifact"

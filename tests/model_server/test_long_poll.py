@@ -13,8 +13,10 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from loanapp.model_server.catalog import RegistryCatalog
+from loanapp.model_server.state import ModelServerState
 from loanapp.store.local import LocalFolderStore
 from loanapp.store.registry import ModelRegistry
+from loanapp.web import get_state
 from tests.model_server.conftest import json_of
 
 JOIN_SECONDS = 30  # generous: only a broken server makes a thread outlive it
@@ -128,7 +130,7 @@ def test_long_polls_over_the_limit_are_answered_at_once(
 
 
 def test_stopping_the_catalog_releases_held_long_polls(app: Flask, versions: list[str]) -> None:
-    catalog = app.extensions["loanapp.catalog"]
+    catalog = get_state(app, ModelServerState).catalog
     assert isinstance(catalog, RegistryCatalog)
     pending = _in_thread(
         app.test_client(), "/v1/models/loan/current?wait=600", {"If-None-Match": f'"{versions[0]}"'}

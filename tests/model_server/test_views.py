@@ -15,9 +15,10 @@ from flask.testing import FlaskClient
 from loanapp.artifacts import compute_version
 from loanapp.model_server.app import create_app
 from loanapp.model_server.catalog import RegistryCatalog
-from loanapp.model_server.views import CATALOG_KEY
+from loanapp.model_server.state import ModelServerState
 from loanapp.store.registry import ModelRegistry
 from loanapp.training.train import TrainingResult
+from loanapp.web import get_state
 from tests.factories import rebuild
 from tests.model_server.conftest import AUTH, TOKEN, json_of
 
@@ -119,14 +120,20 @@ def test_list_versions_summaries(
     assert summaries[1]["model_type"] == "logreg-copy"
     assert summaries[0]["published_by"] == "alice"
     assert summaries[0]["holdout_roc_auc"] == logreg.metadata.metrics.holdout["roc_auc"]
+    assert summaries[0]["aliases"] == ["production"]
+    assert summaries[1]["aliases"] == []
     assert set(summaries[0]) == {
         "version",
+        "name",
         "size",
         "published_at",
         "published_by",
         "model_type",
         "created_at",
+        "cv_roc_auc",
         "holdout_roc_auc",
+        "threshold",
+        "aliases",
     }
 
 
@@ -398,7 +405,7 @@ def test_create_app_reads_settings_from_the_environment(
     monkeypatch.setenv("LOANAPP_STORE_POLL_SECONDS", "0.05")
     app = create_app()
     try:
-        assert isinstance(app.extensions[CATALOG_KEY], RegistryCatalog)
+        assert isinstance(get_state(app, ModelServerState).catalog, RegistryCatalog)
         assert app.config["MAX_CONTENT_LENGTH"] == 64 * 1024 * 1024
         current = app.test_client().get("/v1/models/loan/current")
         assert json_of(current)["version"] == versions[0]
@@ -407,7 +414,7 @@ def test_create_app_reads_settings_from_the_environment(
             app.test_client().post("/v1/models/loan/aliases/production/rollback").status_code == 403
         )
     finally:
-        app.extensions[CATALOG_KEY].stop()
+        get_state(app, ModelServerState).catalog.stop()
 
 
 def test_wsgi_module_builds_the_app_from_the_environment(
@@ -419,5 +426,5 @@ def test_wsgi_module_builds_the_app_from_the_environment(
     try:
         assert json_of(wsgi.app.test_client().get("/readyz"))["version"] == versions[0]
     finally:
-        wsgi.app.extensions[CATALOG_KEY].stop()
+        get_state(wsgi.app, ModelServerState).catalog.stop()
         del sys.modules["loanapp.model_server.wsgi"]

@@ -9,9 +9,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from loanapp.predict_api.app import create_app
-from loanapp.predict_api.slot import ModelSlot, load_serving_model
+from loanapp.predict_api.serving_model import load_serving_model
+from loanapp.predict_api.slot import ModelSlot
+from loanapp.predict_api.state import PredictApiState
 from loanapp.settings import PredictApiSettings
 from loanapp.training.train import TrainingResult
+from loanapp.web import get_state
 
 
 @pytest.fixture
@@ -31,7 +34,7 @@ def empty_app(settings: PredictApiSettings) -> Flask:
 @pytest.fixture
 def app(empty_app: Flask, logreg: TrainingResult) -> Flask:
     """The app serving the small logistic-regression model."""
-    slot: ModelSlot = empty_app.extensions["loanapp.slot"]
+    slot: ModelSlot = get_state(empty_app, PredictApiState).slot
     slot.swap(load_serving_model(logreg.artifact, logreg.version, "test"))
     return empty_app
 

@@ -10,9 +10,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from loanapp.artifacts import compute_version, load_model
-from loanapp.predict_api.slot import ModelSlot, load_serving_model
-from loanapp.traffic import sample_rows
+from loanapp.dev.traffic import sample_rows
+from loanapp.predict_api.serving_model import load_serving_model
+from loanapp.predict_api.slot import ModelSlot
+from loanapp.predict_api.state import PredictApiState
 from loanapp.training.train import TrainingResult
+from loanapp.web import get_state
 from tests.factories import rebuild
 
 ROWS = sample_rows(20)
@@ -49,7 +52,7 @@ def test_label_follows_the_stored_threshold(
     metadata = load_model(logreg.artifact, logreg.version).metadata
     decision = metadata.decision.model_dump() | {"threshold": threshold}
     artifact = rebuild(logreg.artifact, decision=decision)
-    slot: ModelSlot = app.extensions["loanapp.slot"]
+    slot: ModelSlot = get_state(app, PredictApiState).slot
     slot.swap(load_serving_model(artifact, compute_version(artifact), "test"))
     body = app.test_client().post("/predict/batch", json=ROWS).get_json()
     assert body["predictions"] == [expected] * len(ROWS)
@@ -158,7 +161,7 @@ def test_unknown_routes_and_methods_are_json(client: FlaskClient) -> None:
 def test_failed_update_keeps_the_model_and_shows_in_readyz(
     app: Flask, logreg: TrainingResult, gbm: TrainingResult
 ) -> None:
-    slot: ModelSlot = app.extensions["loanapp.slot"]
+    slot: ModelSlot = get_state(app, PredictApiState).slot
     slot.record_failure("artifact integrity check failed: expected sha256 a, got sha256 b")
     client = app.test_client()
     ready = client.get("/readyz").get_json()

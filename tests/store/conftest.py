@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from loanapp.store.local import LocalFolderStore
-from loanapp.store.objects import ObjectStore, open_store
+from loanapp.store.objects import ObjectStore
 from loanapp.store.registry import ModelRegistry
+from loanapp.store.uri import open_store
 
 BACKENDS = ["local", "s3"]
 

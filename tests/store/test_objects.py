@@ -14,7 +14,8 @@ from loanapp.errors import (
     StoreUnavailableError,
 )
 from loanapp.store.local import LocalFolderStore
-from loanapp.store.objects import ObjectStore, open_store
+from loanapp.store.objects import ObjectStore
+from loanapp.store.uri import open_store
 
 
 def test_put_then_get_returns_bytes_and_etag(store: ObjectStore) -> None:

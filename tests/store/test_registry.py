@@ -18,8 +18,9 @@ from loanapp.errors import (
     NothingToRollBackError,
     VersionNotFoundError,
 )
-from loanapp.store.objects import ObjectStore, open_store
+from loanapp.store.objects import ObjectStore
 from loanapp.store.registry import ModelRegistry
+from loanapp.store.uri import open_store
 from loanapp.training.train import TrainingResult
 
 

@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 import pytest
 
+from loanapp.dev.processes import free_port
 from loanapp.errors import InvalidInputError, StoreUnavailableError
-from loanapp.serving import free_port
-from loanapp.store.objects import ObjectStore, open_store
+from loanapp.store.objects import ObjectStore
 from loanapp.store.s3 import S3Store
+from loanapp.store.uri import open_store
 
 OPERATIONS: dict[str, Callable[[ObjectStore], object]] = {
     "get": lambda store: store.get("k"),

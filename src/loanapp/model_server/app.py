@@ -8,11 +8,12 @@ from flask import Flask
 
 from loanapp.model_server.catalog import ModelCatalog, RegistryCatalog
 from loanapp.model_server.pinned import PinnedCatalog
-from loanapp.model_server.views import CATALOG_KEY, LONG_POLLS_KEY, SETTINGS_KEY, blueprint
+from loanapp.model_server.state import ModelServerState
+from loanapp.model_server.views import blueprint
 from loanapp.settings import ModelServerSettings, load_settings
-from loanapp.store.objects import open_store
 from loanapp.store.registry import ModelRegistry
-from loanapp.web import install_common_handlers
+from loanapp.store.uri import open_store
+from loanapp.web import install_common_handlers, install_state
 
 
 def create_app(
@@ -25,22 +26,19 @@ def create_app(
         catalog = build_catalog(settings)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
-    app.extensions[SETTINGS_KEY] = settings
-    app.extensions[CATALOG_KEY] = catalog
-    # Per process: each gunicorn worker holds at most this many long-polls, whatever its threads.
-    app.extensions[LONG_POLLS_KEY] = threading.BoundedSemaphore(settings.max_long_polls)
+    state = ModelServerState(settings, catalog, threading.BoundedSemaphore(settings.max_long_polls))
+    install_state(app, state)
     install_common_handlers(app)
     app.register_blueprint(blueprint)
-    catalog.start()
+    state.start()
     return app
 
 
 def build_catalog(settings: ModelServerSettings) -> ModelCatalog:
     """PinnedCatalog when MODEL_URI is set, else a RegistryCatalog over the configured store."""
-    if settings.model_uri is not None and settings.model_sha256 is not None:
-        return PinnedCatalog.from_uri(
-            settings.model_uri, settings.model_sha256, alias=settings.alias
-        )
+    if settings.pinned_artifact is not None:
+        model_uri, model_sha256 = settings.pinned_artifact
+        return PinnedCatalog.from_uri(model_uri, model_sha256, alias=settings.alias)
     return RegistryCatalog(
         ModelRegistry(open_store(settings.store)),
         settings.alias,

@@ -15,12 +15,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from loanapp.artifacts import check_version_id
+from loanapp.defaults import DEFAULT_ALIAS
 from loanapp.errors import LoanappError, NotFoundError
 from loanapp.store.registry import (
-    DEFAULT_ALIAS,
     AliasRecord,
     ModelRegistry,
     VersionRecord,
@@ -58,8 +58,8 @@ class ModelCatalog(Protocol):
         """Names of the models there are versions of."""
         ...
 
-    def list_versions(self, name: str) -> list[VersionRecord]:
-        """Every version of a model, oldest first."""
+    def version_summaries(self, name: str) -> list[dict[str, Any]]:
+        """A summary of every version of a model, oldest first, with its aliases."""
         ...
 
     def get_version(self, name: str, version_or_prefix: str) -> VersionRecord:
@@ -74,8 +74,11 @@ class ModelCatalog(Protocol):
         """Where an alias points, with its history."""
         ...
 
-    def publish(self, data: bytes, *, actor: str, name: str | None = None) -> VersionRecord:
-        """Store a new version after the publish gate; a ConflictError when writes are off."""
+    def publish(
+        self, data: bytes, *, actor: str, name: str | None = None, alias: str | None = None
+    ) -> VersionRecord:
+        """Store a new version after the publish gate, and point `alias` at it if given;
+        a ConflictError when writes are off."""
         ...
 
     def promote(self, name: str, version: str, *, actor: str, alias: str) -> AliasRecord:
@@ -158,9 +161,9 @@ class RegistryCatalog:
         """Names with at least one published version."""
         return self.registry.list_models()
 
-    def list_versions(self, name: str) -> list[VersionRecord]:
-        """Every version of a model, oldest first."""
-        return self.registry.list_versions(name)
+    def version_summaries(self, name: str) -> list[dict[str, Any]]:
+        """A summary of every version of a model, oldest first, with its aliases."""
+        return self.registry.version_summaries(name)
 
     def get_version(self, name: str, version_or_prefix: str) -> VersionRecord:
         """A version record; records of full ids asked before are answered from memory."""
@@ -202,9 +205,14 @@ class RegistryCatalog:
 
     # -- writes ---------------------------------------------------------------------------------
 
-    def publish(self, data: bytes, *, actor: str, name: str | None = None) -> VersionRecord:
-        """Publish through the registry's gate (full load and hash)."""
-        return self.registry.publish(data, actor=actor, name=name)
+    def publish(
+        self, data: bytes, *, actor: str, name: str | None = None, alias: str | None = None
+    ) -> VersionRecord:
+        """Publish through the registry's gate (full load and hash), then move `alias` if given."""
+        record = self.registry.publish(data, actor=actor, name=name, alias=alias)
+        if alias == self.alias:
+            self._accept(self.registry.get_alias(record.name, alias))  # wake long-polls now
+        return record
 
     def promote(self, name: str, version: str, *, actor: str, alias: str) -> AliasRecord:
         """Promote, and wake this process's long-polls at once if it moved the followed alias."""

@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Literal
-from urllib.parse import unquote, urlparse
+from typing import Any, Literal
 
-from loanapp.artifacts import check_version_id, load_model
+from loanapp.artifacts import check_version_id, check_version_prefix, load_model
+from loanapp.defaults import DEFAULT_ALIAS
 from loanapp.errors import (
     AliasNotFoundError,
     ConflictError,
@@ -17,13 +16,8 @@ from loanapp.errors import (
     ModelNotFoundError,
     VersionNotFoundError,
 )
-from loanapp.store.registry import (
-    DEFAULT_ALIAS,
-    MIN_VERSION_PREFIX,
-    AliasChange,
-    AliasRecord,
-    VersionRecord,
-)
+from loanapp.store.registry import AliasChange, AliasRecord, VersionRecord, summarize_version
+from loanapp.store.uri import local_path
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +42,11 @@ class PinnedCatalog:
     ) -> PinnedCatalog:
         """Read the file at MODEL_URI, verify it against MODEL_SHA256 and load it fully once."""
         version = check_version_id(expected_sha256.strip().lower())
-        path = _path_of(model_uri)
+        path = local_path(model_uri)
+        if path is None:
+            raise InvalidInputError(
+                f"unsupported MODEL_URI {model_uri!r}: give a path or a file:// URI of an artifact"
+            )
         try:
             data = path.read_bytes()
             modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
@@ -89,20 +87,14 @@ class PinnedCatalog:
         """The pinned model's name."""
         return [self.record.name]
 
-    def list_versions(self, name: str) -> list[VersionRecord]:
-        """The pinned version."""
-        return [self._check_name(name)]
+    def version_summaries(self, name: str) -> list[dict[str, Any]]:
+        """The pinned version, with the followed alias."""
+        return [summarize_version(self._check_name(name), [self.alias])]
 
     def get_version(self, name: str, version_or_prefix: str) -> VersionRecord:
         """The pinned version's record, if `version_or_prefix` names it."""
         record = self._check_name(name)
-        reference = version_or_prefix.lower()
-        if len(reference) < MIN_VERSION_PREFIX:
-            raise InvalidInputError(
-                f"{version_or_prefix!r} is not a version: give the SHA-256 or at least "
-                f"{MIN_VERSION_PREFIX} of its leading hex digits"
-            )
-        if not record.version.startswith(reference):
+        if not record.version.startswith(check_version_prefix(version_or_prefix)):
             raise VersionNotFoundError(name, version_or_prefix)
         return record
 
@@ -127,7 +119,9 @@ class PinnedCatalog:
         )
         return AliasRecord(name=name, alias=alias, version=record.version, history=(change,))
 
-    def publish(self, data: bytes, *, actor: str, name: str | None = None) -> VersionRecord:
+    def publish(
+        self, data: bytes, *, actor: str, name: str | None = None, alias: str | None = None
+    ) -> VersionRecord:
         """Refused: pinned mode serves one file."""
         raise self._refusal()
 
@@ -167,14 +161,3 @@ class PinnedCatalog:
             f"(version {self.record.version}) and accepts no uploads or alias changes; "
             "restart it with a new MODEL_URI and MODEL_SHA256 to serve another version"
         )
-
-
-def _path_of(model_uri: str) -> Path:
-    parsed = urlparse(model_uri)
-    if parsed.scheme == "file":
-        return Path(unquote(parsed.path))
-    if parsed.scheme == "" or len(parsed.scheme) == 1:  # a plain path (or a Windows drive)
-        return Path(model_uri)
-    raise InvalidInputError(
-        f"unsupported MODEL_URI {model_uri!r}: give a path or a file:// URI of an artifact"
-    )

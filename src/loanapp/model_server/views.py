@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
-from typing import cast
 
 from flask import Blueprint, Response, current_app, g, request, url_for
 
@@ -13,15 +11,13 @@ from loanapp.artifacts import check_version_id
 from loanapp.errors import InvalidInputError, LoanappError, MalformedRequestError
 from loanapp.model_server.auth import require_admin
 from loanapp.model_server.catalog import ModelCatalog
+from loanapp.model_server.state import ModelServerState
 from loanapp.settings import ModelServerSettings
-from loanapp.store.registry import AliasRecord, VersionRecord, check_name
-from loanapp.web import json_response, read_json_body
+from loanapp.store.registry import AliasRecord, check_name
+from loanapp.web import get_state, json_response, read_json_body
 
 logger = logging.getLogger(__name__)
 
-CATALOG_KEY = "loanapp.catalog"
-SETTINGS_KEY = "loanapp.settings"
-LONG_POLLS_KEY = "loanapp.long_polls"
 ACTOR_HEADER = "X-Loanapp-Actor"
 MAX_ACTOR_CHARS = 100
 # A version's bytes never change, so any cache may keep them forever.
@@ -100,7 +96,7 @@ def rollback(name: str, alias: str) -> Response:
 @blueprint.get("/v1/models/<name>/versions")
 def list_versions(name: str) -> Response:
     """A summary of every version of a model, oldest first."""
-    return json_response({"versions": [_summary(r) for r in _catalog().list_versions(name)]})
+    return json_response({"versions": _catalog().version_summaries(name)})
 
 
 @blueprint.post("/v1/models/<name>/versions")
@@ -109,17 +105,14 @@ def upload_version(name: str) -> Response:
     actor = _admin_actor()
     check_name("model name", name)
     alias = request.args.get("alias")
-    if alias is not None:
-        check_name("alias", alias)  # before publishing, so a typo does not half-succeed
     if request.mimetype != "application/octet-stream":
         raise MalformedRequestError(
             f"Content-Type must be application/octet-stream, got {request.mimetype or 'none'!r}"
         )
-    catalog = _catalog()
-    record = catalog.publish(request.get_data(cache=False), actor=actor, name=name)
+    data = request.get_data(cache=False)
+    record = _catalog().publish(data, actor=actor, name=name, alias=alias)
     _log_write(actor, f"published {name}", record.version)
     if alias is not None:
-        catalog.promote(name, record.version, actor=actor, alias=alias)
         _log_write(actor, f"promoted {name} alias {alias} to", record.version)
     location = url_for(".get_version", name=name, version=record.version)
     return json_response(record.model_dump(mode="json"), 201, {"Location": location})
@@ -144,12 +137,16 @@ def get_artifact(name: str, version: str) -> Response:
     return Response(data, headers=headers, mimetype="application/octet-stream")
 
 
+def _state() -> ModelServerState:
+    return get_state(current_app, ModelServerState)
+
+
 def _catalog() -> ModelCatalog:
-    return cast(ModelCatalog, current_app.extensions[CATALOG_KEY])
+    return _state().catalog
 
 
 def _settings() -> ModelServerSettings:
-    return cast(ModelServerSettings, current_app.extensions[SETTINGS_KEY])
+    return _state().settings
 
 
 def _wait_seconds(raw: str | None, limit: float) -> float:
@@ -168,7 +165,7 @@ def _hold(catalog: ModelCatalog, name: str, version: str, wait: float) -> str | 
     """Wait for a change if a long-poll slot is free; past the limit, answer at once."""
     if wait <= 0:
         return None
-    slots = cast(threading.BoundedSemaphore, current_app.extensions[LONG_POLLS_KEY])
+    slots = _state().long_polls
     # Never block on a slot: held long-polls must leave gunicorn threads for downloads and probes.
     if not slots.acquire(blocking=False):
         return None
@@ -198,17 +195,3 @@ def _log_write(actor: str, what: str, version: str) -> None:
 
 def _alias_response(record: AliasRecord) -> Response:
     return json_response(record.model_dump(mode="json"))
-
-
-def _summary(record: VersionRecord) -> dict[str, object]:
-    full = record.model_dump(mode="json")
-    metadata = full["metadata"]
-    return {
-        "version": full["version"],
-        "size": full["size"],
-        "published_at": full["published_at"],
-        "published_by": full["published_by"],
-        "model_type": metadata["model_type"],
-        "created_at": metadata["created_at"],
-        "holdout_roc_auc": metadata["metrics"]["holdout"].get("roc_auc"),
-    }

@@ -10,10 +10,11 @@ from threadpoolctl import threadpool_limits
 from loanapp.predict_api.cache import ArtifactCache
 from loanapp.predict_api.client import ModelServerClient
 from loanapp.predict_api.slot import ModelSlot
+from loanapp.predict_api.state import PredictApiState
 from loanapp.predict_api.views import blueprint
 from loanapp.predict_api.watcher import ModelWatcher
 from loanapp.settings import PredictApiSettings, load_settings
-from loanapp.web import install_common_handlers
+from loanapp.web import install_common_handlers, install_state
 
 
 def create_app(settings: PredictApiSettings | None = None, *, follow: bool = True) -> Flask:
@@ -31,13 +32,12 @@ def create_app(settings: PredictApiSettings | None = None, *, follow: bool = Tru
         wait_seconds=settings.wait_seconds,
         retry_max_seconds=settings.retry_max_seconds,
     )
-    app.extensions["loanapp.settings"] = settings
-    app.extensions["loanapp.slot"] = slot
-    app.extensions["loanapp.watcher"] = watcher
+    state = PredictApiState(settings, slot, watcher)
+    install_state(app, state)
     install_common_handlers(app)
     app.register_blueprint(blueprint)
     if follow:
-        watcher.start()
+        state.start()
     return app
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 from loanapp.artifacts import check_version_id, verify_bytes
 from loanapp.errors import ArtifactIntegrityError, InvalidInputError
+from loanapp.files import write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -18,8 +17,9 @@ DEFAULT_KEEP_VERSIONS = 4
 class ArtifactCache:
     """A folder of artifacts named by version, plus a pointer to the last version served per model.
 
-    Only verified bytes are written, every read is verified again, and every write is atomic
-    (temporary file, then rename), so several workers can share the folder.
+    Only verified bytes are written, every read is verified again, and every write is on disk
+    before it appears, all at once (temporary file, fsync, rename), so several workers can share
+    the folder and a crash never leaves a torn file.
     """
 
     def __init__(self, folder: Path, keep_versions: int = DEFAULT_KEEP_VERSIONS) -> None:
@@ -30,8 +30,8 @@ class ArtifactCache:
         """Keep verified bytes and mark the version as the last one served for `name`."""
         verify_bytes(data, version)
         try:
-            self._write(self.folder / check_version_id(version), data)
-            self._write(self.folder / f"{name}.current", version.encode())
+            write_atomically(self.folder / check_version_id(version), data)
+            write_atomically(self.folder / f"{name}.current", version.encode())
             self._evict()
         except OSError as exc:  # a full or read-only disk must not stop serving
             logger.warning("could not cache version %s in %s: %s", version, self.folder, exc)
@@ -48,13 +48,6 @@ class ArtifactCache:
             logger.warning("ignoring the local cache for %s: %s", name, exc)
             return None
         return version, data
-
-    def _write(self, path: Path, data: bytes) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", dir=self.folder)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        Path(temporary).replace(path)
 
     def _evict(self) -> None:
         pinned = {p.read_text().strip() for p in self.folder.glob("*.current")}

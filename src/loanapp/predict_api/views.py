@@ -8,21 +8,20 @@ from flask import Blueprint, Response, current_app, request
 from threadpoolctl import threadpool_info
 
 from loanapp.predict_api.slot import ModelSlot
+from loanapp.predict_api.state import PredictApiState
 from loanapp.settings import PredictApiSettings
 from loanapp.validation import validate_request
-from loanapp.web import json_response, read_json_body
+from loanapp.web import get_state, json_response, read_json_body
 
 blueprint = Blueprint("predict_api", __name__)
 
 
 def _slot() -> ModelSlot:
-    slot: ModelSlot = current_app.extensions["loanapp.slot"]
-    return slot
+    return get_state(current_app, PredictApiState).slot
 
 
 def _settings() -> PredictApiSettings:
-    settings: PredictApiSettings = current_app.extensions["loanapp.settings"]
-    return settings
+    return get_state(current_app, PredictApiState).settings
 
 
 @blueprint.post("/predict")

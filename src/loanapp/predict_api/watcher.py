@@ -10,7 +10,8 @@ import time
 from loanapp.errors import LoanappError
 from loanapp.predict_api.cache import ArtifactCache
 from loanapp.predict_api.client import ModelServerClient
-from loanapp.predict_api.slot import ModelSlot, load_serving_model
+from loanapp.predict_api.serving_model import load_serving_model
+from loanapp.predict_api.slot import ModelSlot
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +57,9 @@ class ModelWatcher:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Ask the thread to finish; it stops at its next wake-up."""
+        """Stop acting on the model server's answers; the thread ends at its next wake-up."""
         self._stopping.set()
+        logger.info("stopped following the model server for %s", self.name)
         if self._thread.is_alive():
             self._thread.join(timeout)
 
@@ -81,6 +83,8 @@ class ModelWatcher:
         version = self.client.current_version(
             self.name, known=known, wait=self.wait_seconds if known else 0.0
         )
+        if self._stopping.is_set():
+            return  # stopping: the answer of a long-poll that outlived the stop is not acted on
         if version is None or version == known:
             # A busy model server answers "no change" at once instead of holding the request;
             # pause before asking again rather than spin.

@@ -5,23 +5,21 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
 from loanapp.errors import (
-    InvalidInputError,
     ObjectExistsError,
     ObjectNotFoundError,
     PreconditionFailedError,
     StoreUnavailableError,
 )
-from loanapp.store.objects import StoredObject
+from loanapp.files import TEMPORARY_PREFIX, write_atomically, write_temporary
+from loanapp.store.objects import StoredObject, check_key
 
 _LOCK_FOLDER = ".locks"
-_TEMP_PREFIX = ".tmp-"
 DEFAULT_LOCK_TIMEOUT_SECONDS = 30.0
 
 
@@ -56,15 +54,14 @@ class LocalFolderStore:
         """Write an object unconditionally."""
         path = self._path(key)
         with self._translate_errors():
-            temporary = self._write_temporary(path, data)
-            temporary.replace(path)
+            write_atomically(path, data)
         return _etag(data)
 
     def create(self, key: str, data: bytes) -> str:
         """Write an object only if the key is absent."""
         path = self._path(key)
         with self._translate_errors():
-            temporary = self._write_temporary(path, data)
+            temporary = write_temporary(path.parent, data)
             try:
                 os.link(temporary, path)
             except FileExistsError as exc:
@@ -83,8 +80,7 @@ class LocalFolderStore:
                 raise PreconditionFailedError(key) from exc
             if current != etag:
                 raise PreconditionFailedError(key)
-            temporary = self._write_temporary(path, data)
-            temporary.replace(path)
+            write_atomically(path, data)
         return _etag(data)
 
     def list(self, prefix: str) -> list[str]:
@@ -100,25 +96,12 @@ class LocalFolderStore:
                 relative = Path(folder).relative_to(self.root)
                 for name in files:
                     key = (relative / name).as_posix()
-                    if not name.startswith(_TEMP_PREFIX) and key.startswith(prefix):
+                    if not name.startswith(TEMPORARY_PREFIX) and key.startswith(prefix):
                         keys.append(key)
         return sorted(keys)
 
     def _path(self, key: str) -> Path:
-        parts = key.split("/")
-        if not key or key.startswith("/") or any(p in ("", ".", "..", _LOCK_FOLDER) for p in parts):
-            raise InvalidInputError(f"invalid object key {key!r}")
-        return self.root.joinpath(*parts)
-
-    def _write_temporary(self, path: Path, data: bytes) -> Path:
-        # Same folder as the target, so the final rename or link never crosses file systems.
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=path.parent)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        return Path(name)
+        return self.root.joinpath(*check_key(key, reserved=(_LOCK_FOLDER,)).split("/"))
 
     @contextlib.contextmanager
     def _lock(self, key: str) -> Iterator[None]:

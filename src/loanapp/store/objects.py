@@ -1,11 +1,9 @@
-"""The object-store interface that every backend implements, and the URI that picks one."""
+"""The object-store interface that every backend implements, and the keys every backend accepts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
-from urllib.parse import unquote, urlparse
 
 from loanapp.errors import InvalidInputError
 
@@ -53,21 +51,13 @@ class ObjectStore(Protocol):
         ...
 
 
-DEFAULT_STORE_URI = "./model-store"
+def check_key(key: str, reserved: tuple[str, ...] = ()) -> str:
+    """Return `key` if every backend can store it, else raise InvalidInputError.
 
-
-def open_store(uri: str) -> ObjectStore:
-    """Open the store named by a URI: a folder path, a file:// URI, or s3://bucket/prefix."""
-    parsed = urlparse(uri)
-    if parsed.scheme in ("", "file"):
-        from loanapp.store.local import LocalFolderStore
-
-        path = unquote(parsed.path) if parsed.scheme == "file" else uri
-        return LocalFolderStore(Path(path))
-    if parsed.scheme == "s3":
-        from loanapp.store.s3 import S3Store  # imports obstore only for an S3 store
-
-        return S3Store.from_uri(uri)
-    raise InvalidInputError(
-        f"unsupported store URI {uri!r}: use a folder path, file:///path or s3://bucket/prefix"
-    )
+    A key is '/'-separated, relative, with no empty, '.' or '..' part (no way out of the store),
+    and no part a backend keeps for itself (`reserved`).
+    """
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..", *reserved) for p in parts):
+        raise InvalidInputError(f"invalid object key {key!r}")
+    return key

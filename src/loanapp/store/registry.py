@@ -18,9 +18,9 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -28,11 +28,12 @@ from loanapp.artifacts import (
     ArtifactMetadata,
     LoadedModel,
     check_version_id,
+    check_version_prefix,
     compute_version,
-    is_hex,
     load_model,
     verify_bytes,
 )
+from loanapp.defaults import DEFAULT_ALIAS
 from loanapp.errors import (
     AliasNotFoundError,
     AmbiguousVersionError,
@@ -48,9 +49,6 @@ from loanapp.errors import (
 )
 from loanapp.store.objects import ObjectStore, StoredObject
 
-DEFAULT_ALIAS = "production"
-DEFAULT_MODEL_NAME = "loan"
-MIN_VERSION_PREFIX = 6
 MAX_ALIAS_UPDATE_ATTEMPTS = 200
 _NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
@@ -107,6 +105,24 @@ class AliasRecord(BaseModel):
         return stack[-2] if len(stack) > 1 else None
 
 
+def summarize_version(record: VersionRecord, aliases: Iterable[str] = ()) -> dict[str, Any]:
+    """The short form of a version that listings show: who, when, what kind, how good, aliases."""
+    metadata = record.metadata
+    return {
+        "version": record.version,
+        "name": record.name,
+        "size": record.size,
+        "published_at": record.published_at.isoformat(),
+        "published_by": record.published_by,
+        "created_at": metadata.created_at.isoformat(),
+        "model_type": metadata.model_type,
+        "cv_roc_auc": metadata.metrics.cross_validation["roc_auc"].mean,
+        "holdout_roc_auc": metadata.metrics.holdout["roc_auc"],
+        "threshold": metadata.decision.threshold,
+        "aliases": sorted(aliases),
+    }
+
+
 def check_name(kind: str, value: str) -> str:
     """Return a model or alias name if it is safe as part of a key, else raise InvalidInputError."""
     if not _NAME_PATTERN.fullmatch(value):
@@ -125,11 +141,27 @@ class ModelRegistry:
 
     # -- versions -------------------------------------------------------------------------------
 
-    def publish(self, data: bytes, *, actor: str, name: str | None = None) -> VersionRecord:
-        """Load an artifact fully (the publish gate), then store it; idempotent per bytes."""
+    def publish(
+        self, data: bytes, *, actor: str, name: str | None = None, alias: str | None = None
+    ) -> VersionRecord:
+        """Load an artifact fully (the publish gate), then store it; idempotent per bytes.
+
+        With `alias`, also point the alias at the version once it is stored.
+        """
+        if alias is not None:
+            check_name("alias", alias)  # before publishing, so a typo does not half-succeed
         version = compute_version(data)
         model = load_model(data, version)  # the gate: nothing that fails to load is published
         name = check_name("model name", name or model.metadata.name)
+        record = self._store_version(name, version, data, actor, model.metadata)
+        if alias is not None:
+            self.promote(name, version, actor=actor, alias=alias)
+        return record
+
+    def _store_version(
+        self, name: str, version: str, data: bytes, actor: str, metadata: ArtifactMetadata
+    ) -> VersionRecord:
+        """The blob first, then the version record, so a listed version always has its bytes."""
         self._store_blob(version, data)
         record = VersionRecord(
             name=name,
@@ -137,7 +169,7 @@ class ModelRegistry:
             size=len(data),
             published_at=datetime.now(UTC),
             published_by=actor,
-            metadata=model.metadata,
+            metadata=metadata,
         )
         try:
             self.store.create(_version_key(name, version), record.model_dump_json().encode())
@@ -159,6 +191,16 @@ class ModelRegistry:
         ]
         return sorted(records, key=lambda record: record.published_at)
 
+    def version_summaries(self, name: str) -> list[dict[str, Any]]:
+        """`summarize_version` of every version of a model, oldest first, with its aliases."""
+        aliases: dict[str, list[str]] = {}
+        for alias in self.list_aliases(name):
+            aliases.setdefault(self.get_alias(name, alias).version, []).append(alias)
+        return [
+            summarize_version(record, aliases.get(record.version, ()))
+            for record in self.list_versions(name)
+        ]
+
     def get_version(self, name: str, version: str) -> VersionRecord:
         """The record of one version, by full hash or unique prefix."""
         version = self.resolve_version(name, version)
@@ -167,12 +209,7 @@ class ModelRegistry:
 
     def resolve_version(self, name: str, reference: str) -> str:
         """Full version id for a full hash or a unique prefix of at least six hex digits."""
-        reference = reference.lower()
-        if len(reference) < MIN_VERSION_PREFIX or not is_hex(reference):
-            raise InvalidInputError(
-                f"{reference!r} is not a version: give the SHA-256 or at least "
-                f"{MIN_VERSION_PREFIX} of its leading hex digits"
-            )
+        reference = check_version_prefix(reference)
         matches = [
             v for v in self._version_ids(check_name("model name", name)) if v.startswith(reference)
         ]

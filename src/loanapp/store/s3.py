@@ -34,7 +34,7 @@ from loanapp.errors import (
     PreconditionFailedError,
     StoreUnavailableError,
 )
-from loanapp.store.objects import StoredObject
+from loanapp.store.objects import StoredObject, check_key
 
 if TYPE_CHECKING:
     from obstore.store import ClientConfig, RetryConfig
@@ -84,7 +84,7 @@ class S3Store:
             raise InvalidInputError(f"invalid S3 bucket name {bucket!r} in store URI")
         prefix = prefix.strip("/")
         if prefix:
-            _check_key(prefix)
+            check_key(prefix)
         self.bucket = bucket
         self.prefix = prefix
         retry: RetryConfig = {
@@ -123,7 +123,7 @@ class S3Store:
 
     def get(self, key: str) -> StoredObject:
         """Read an object and the server's etag of exactly these bytes (one GET)."""
-        _check_key(key)
+        check_key(key)
         with self._translate_errors(key, missing=ObjectNotFoundError):
             result = obstore.get(self._store, key)
             data = bytes(result.bytes())
@@ -132,21 +132,21 @@ class S3Store:
 
     def put(self, key: str, data: bytes) -> str:
         """Write an object unconditionally."""
-        _check_key(key)
+        check_key(key)
         with self._translate_errors(key):
             result = obstore.put(self._store, key, data, mode="overwrite", use_multipart=False)
         return self._require_etag(result["e_tag"], key)
 
     def create(self, key: str, data: bytes) -> str:
         """Write an object only if the key is absent: a PUT with If-None-Match: *."""
-        _check_key(key)
+        check_key(key)
         with self._translate_errors(key, conflict=ObjectExistsError):
             result = obstore.put(self._store, key, data, mode="create", use_multipart=False)
         return self._require_etag(result["e_tag"], key)
 
     def replace(self, key: str, data: bytes, etag: str) -> str:
         """Write an object only if its current etag is `etag`: a PUT with If-Match: <etag>."""
-        _check_key(key)
+        check_key(key)
         # A missing key fails the If-Match too, as in the local backend.
         with self._translate_errors(key, conflict=PreconditionFailedError):
             result = obstore.put(self._store, key, data, mode={"e_tag": etag}, use_multipart=False)
@@ -204,12 +204,6 @@ class S3Store:
         else:
             return StoreUnavailableError(self.uri, _describe(exc))
         return StoreUnavailableError(self.uri, f"{reason} ({_describe(exc)})")
-
-
-def _check_key(key: str) -> None:
-    parts = key.split("/")
-    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        raise InvalidInputError(f"invalid object key {key!r}")
 
 
 def _client_options() -> ClientConfig:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal, get_args
-
 import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -12,9 +10,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from loanapp.schema import InputSchema
-
-ModelType = Literal["logreg", "gbm"]
-MODEL_TYPES: tuple[str, ...] = get_args(ModelType)
+from loanapp.training.options import ModelType
 
 
 def build_pipeline(model_type: ModelType, schema: InputSchema, seed: int) -> Pipeline:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -23,9 +24,9 @@ from loanapp.artifacts import (
     compute_version,
     library_versions,
 )
-from loanapp.compiled import CompiledModel, compile_pipeline
+from loanapp.compiled import CompiledModel
 from loanapp.schema import FeatureValue, InputSchema
-from loanapp.store.registry import DEFAULT_MODEL_NAME
+from loanapp.training.compile import compile_pipeline
 from loanapp.training.data import CLASSES, POSITIVE_CLASS, TARGET_COLUMN, Dataset
 from loanapp.training.evaluation import (
     choose_threshold,
@@ -33,15 +34,9 @@ from loanapp.training.evaluation import (
     cross_validate,
     score,
 )
-from loanapp.training.pipelines import ModelType, build_pipeline
+from loanapp.training.options import TrainingOptions
+from loanapp.training.pipelines import build_pipeline
 
-DEFAULT_SEED = 42
-DEFAULT_FOLDS = 5
-DEFAULT_HOLDOUT_FRACTION = 0.2
-# Costs in units of the loan amount: most of a defaulted loan is lost, while rejecting a good
-# applicant forfeits only the interest margin the loan would have earned.
-DEFAULT_COST_OF_DEFAULT = 0.6
-DEFAULT_COST_OF_REJECTED_GOOD = 0.1
 REFERENCE_ROWS = 8
 # A reloaded model with the same library versions reproduces its probabilities bit for bit;
 # the tolerance only absorbs float formatting in the JSON metadata.
@@ -50,19 +45,6 @@ THRESHOLD_RULE = (
     "least expected cost on out-of-fold training predictions: "
     "cost_of_default x missed defaults + cost_of_rejected_good x rejected good loans"
 )
-
-
-@dataclass(frozen=True)
-class TrainingOptions:
-    """What to train and how; the same options and data always give the same model and metrics."""
-
-    model_type: ModelType = "logreg"
-    name: str = DEFAULT_MODEL_NAME
-    seed: int = DEFAULT_SEED
-    folds: int = DEFAULT_FOLDS
-    holdout_fraction: float = DEFAULT_HOLDOUT_FRACTION
-    cost_of_default: float = DEFAULT_COST_OF_DEFAULT
-    cost_of_rejected_good: float = DEFAULT_COST_OF_REJECTED_GOOD
 
 
 @dataclass(frozen=True)
@@ -104,13 +86,31 @@ def train_model(
     progress(f"fitting on {len(train_y)} rows, evaluating on {len(holdout_y)} held-out rows")
     model = clone(pipeline).fit(train_x, train_y)
     holdout_probability = model.predict_proba(holdout_x)[:, 1]
-
-    compiled = _compile_checked(model, holdout_x, progress)
-    reference_rows: list[dict[str, FeatureValue]] = holdout_x.head(REFERENCE_ROWS).to_dict(
-        "records"
+    metrics = Metrics(
+        cross_validation=cross_validation,
+        holdout=score(holdout_y, holdout_probability),
+        holdout_confusion_matrix=confusion_matrix_at(holdout_y, holdout_probability, threshold),
+        train_rows=len(train_y),
+        holdout_rows=len(holdout_y),
     )
-    reference_probabilities = model.predict_proba(schema.to_frame(reference_rows))
-    metadata = ArtifactMetadata(
+    compiled = _compile_checked(model, holdout_x, progress)
+    metadata = _describe(model, schema, dataset, options, threshold, metrics, compiled, holdout_x)
+    artifact = build_artifact(model, metadata, compiled)
+    return TrainingResult(artifact=artifact, version=compute_version(artifact), metadata=metadata)
+
+
+def _describe(
+    model: Pipeline,
+    schema: InputSchema,
+    dataset: Dataset,
+    options: TrainingOptions,
+    threshold: float,
+    metrics: Metrics,
+    compiled: CompiledModel | None,
+    holdout_x: pd.DataFrame,
+) -> ArtifactMetadata:
+    """The metadata stored with a fitted model, reference rows from the holdout included."""
+    return ArtifactMetadata(
         name=options.name,
         model_type=options.model_type,
         created_at=datetime.now(UTC),
@@ -122,29 +122,26 @@ def train_model(
             cost_of_default=options.cost_of_default,
             cost_of_rejected_good=options.cost_of_rejected_good,
         ),
-        metrics=Metrics(
-            cross_validation=cross_validation,
-            holdout=score(holdout_y, holdout_probability),
-            holdout_confusion_matrix=confusion_matrix_at(holdout_y, holdout_probability, threshold),
-            train_rows=len(train_y),
-            holdout_rows=len(holdout_y),
-        ),
+        metrics=metrics,
         training_data=TrainingData(
             source=dataset.source, sha256=dataset.sha256, rows=len(dataset.target)
         ),
         training_options=asdict(options),
         libraries=library_versions(),
         compiled=compiled.kind if compiled else None,
-        reference=ReferenceRows(
-            rows=tuple(reference_rows),
-            probabilities=tuple(
-                (float(p[0]), float(p[1])) for p in np.asarray(reference_probabilities)
-            ),
-            tolerance=REFERENCE_TOLERANCE,
-        ),
+        reference=_reference_rows(model, schema, holdout_x),
     )
-    artifact = build_artifact(model, metadata, compiled)
-    return TrainingResult(artifact=artifact, version=compute_version(artifact), metadata=metadata)
+
+
+def _reference_rows(model: Pipeline, schema: InputSchema, frame: pd.DataFrame) -> ReferenceRows:
+    """The first rows of `frame` and the probabilities the fitted model gives them."""
+    rows = cast(list[dict[str, FeatureValue]], frame.head(REFERENCE_ROWS).to_dict("records"))
+    probabilities = np.asarray(model.predict_proba(schema.to_frame(rows)))
+    return ReferenceRows(
+        rows=tuple(rows),
+        probabilities=tuple((float(p[0]), float(p[1])) for p in probabilities),
+        tolerance=REFERENCE_TOLERANCE,
+    )
 
 
 def _compile_checked(

@@ -1,4 +1,4 @@
-"""How the services run: the gunicorn command line of each, and local process management."""
+"""Services as local child processes: start, wait until ready, stop by PID."""
 
 from __future__ import annotations
 
@@ -6,73 +6,14 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
 import urllib3
 
 from loanapp.errors import UpstreamUnavailableError
-
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    """A service's WSGI app and its default gunicorn sizing."""
-
-    app: str
-    port: int
-    workers: int
-    threads: int
-    connections_per_thread: int | None = None
-    """Cap on a worker's open connections, per thread; None keeps gunicorn's 1,000 per worker."""
-
-
-SERVICES: dict[str, ServiceSpec] = {
-    # Threads, not processes, hold long-polls: many can wait cheaply, and the server caps how many
-    # wait at once (LOANAPP_MAX_LONG_POLLS) below the thread count, so downloads always get one.
-    "model-server": ServiceSpec("loanapp.model_server.wsgi:app", port=8001, workers=2, threads=32),
-    # A gthread worker accepts connections while it has room, so a few long-lived (keep-alive)
-    # connections can all land on one worker and leave the other cores idle. Capping each worker at
-    # two connections per thread makes the others take the rest; more would only queue inside it.
-    "predict-api": ServiceSpec(
-        "loanapp.predict_api.wsgi:app", port=8000, workers=2, threads=4, connections_per_thread=2
-    ),
-}
-
-
-def gunicorn_command(
-    service: str, *, host: str, port: int, workers: int, threads: int
-) -> list[str]:
-    """The gunicorn command line that runs a service (extra options: GUNICORN_CMD_ARGS)."""
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--bind",
-        f"{host}:{port}",
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "gthread",
-        "--threads",
-        str(threads),
-        "--graceful-timeout",
-        "10",
-        "--keep-alive",
-        "5",
-        # One control socket path per user would be shared by every service on the host, and a
-        # management interface is attack surface the services do not need.
-        "--no-control-socket",
-    ]
-    spec = SERVICES[service]
-    if spec.connections_per_thread is not None:
-        command += ["--worker-connections", str(spec.connections_per_thread * threads)]
-    if Path("/dev/shm").is_dir():  # heartbeat files off the (possibly read-only) image layer
-        command += ["--worker-tmp-dir", "/dev/shm"]
-    return [*command, spec.app]
 
 
 def child_pids(pid: int) -> list[int]:
@@ -91,6 +32,29 @@ def free_port(host: str = "127.0.0.1") -> int:
         probe.bind((host, 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def wait_until(
+    check: Callable[[], bool],
+    *,
+    url: str,
+    timeout: float,
+    waiting_for: str,
+    interval: float = 0.1,
+) -> float:
+    """Seconds until `check()` is true, asking every `interval`; an HTTP error counts as not yet.
+
+    UpstreamUnavailableError(url, "not <waiting_for> after <timeout>s") when time runs out.
+    """
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            if check():
+                return time.monotonic() - started
+        except (urllib3.exceptions.HTTPError, ValueError):  # no answer yet, or not JSON yet
+            pass
+        time.sleep(interval)
+    raise UpstreamUnavailableError(url, f"not {waiting_for} after {timeout:.0f}s")
 
 
 class ServiceProcess:
@@ -128,19 +92,15 @@ class ServiceProcess:
 
     def wait_ready(self, timeout: float = 60.0, path: str = "/readyz") -> None:
         """Block until GET `path` answers 200; UpstreamUnavailableError on exit or timeout."""
-        deadline = time.monotonic() + timeout
         pool = urllib3.PoolManager(retries=False)
-        while time.monotonic() < deadline:
+
+        def ready() -> bool:
             if self.process is None or self.process.poll() is not None:
                 code = None if self.process is None else self.process.returncode
                 raise UpstreamUnavailableError(self.url, f"process exited with code {code}")
-            try:
-                if pool.request("GET", self.url + path, timeout=2.0).status == 200:
-                    return
-            except urllib3.exceptions.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise UpstreamUnavailableError(self.url, f"not ready after {timeout:.0f}s")
+            return pool.request("GET", self.url + path, timeout=2.0).status == 200
+
+        wait_until(ready, url=self.url, timeout=timeout, waiting_for="ready")
 
     def stop(self, timeout: float = 15.0) -> int | None:
         """SIGTERM (gunicorn's graceful stop), then SIGKILL if it has not exited in `timeout`."""

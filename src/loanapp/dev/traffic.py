@@ -1,6 +1,6 @@
 """Steady prediction traffic for the demo and the tests: bounded in count and time, loopback only.
 
-    python -m loanapp.traffic http://127.0.0.1:8000 --out replies.json --stop-file STOP
+    python -m loanapp.dev.traffic http://127.0.0.1:8000 --out replies.json --stop-file STOP
 
 sends POST /predict from a few client threads until the stop file appears, `--max-seconds` pass
 or `--max-requests` are sent, then writes every reply (status, model version) as JSON.

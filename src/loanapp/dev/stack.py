@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -13,33 +11,9 @@ from typing import IO
 import orjson
 import urllib3
 
-from loanapp.errors import UpstreamUnavailableError
-from loanapp.serving import ServiceProcess
-from loanapp.store.objects import open_store
-from loanapp.store.registry import DEFAULT_ALIAS, ModelRegistry
-from loanapp.training.data import load_dataset
-from loanapp.training.pipelines import ModelType
-from loanapp.training.train import TrainingOptions, train_model
-
-DEFAULT_MODEL_TYPE: ModelType = "logreg"
-
-
-def ensure_default_model(
-    registry: ModelRegistry, name: str, actor: str, progress: Callable[[str], None]
-) -> str:
-    """The production version of `name`; trains and publishes a default model if there is none."""
-    if not registry.list_versions(name):
-        progress(f"store is empty: training the default {DEFAULT_MODEL_TYPE} model")
-        result = train_model(
-            load_dataset(), TrainingOptions(model_type=DEFAULT_MODEL_TYPE, name=name)
-        )
-        registry.publish(result.artifact, actor=actor, name=name)
-        return registry.promote(name, result.version, actor=actor).version
-    if DEFAULT_ALIAS not in registry.list_aliases(name):
-        newest = registry.list_versions(name)[-1].version
-        progress(f"{DEFAULT_ALIAS} is unset: promoting the newest version {newest}")
-        return registry.promote(name, newest, actor=actor).version
-    return registry.get_alias(name).version
+from loanapp.dev.processes import ServiceProcess, wait_until
+from loanapp.store.registry import ModelRegistry
+from loanapp.store.uri import open_store
 
 
 @dataclass
@@ -143,18 +117,22 @@ def wait_for_served_version(
     that every worker serves the version; the tests check every worker by other means.
     """
     pool = urllib3.PoolManager(retries=False)
-    started = time.monotonic()
     streak = 0
-    while time.monotonic() - started < timeout:
-        try:
+
+    def served() -> bool:
+        nonlocal streak
+        streak = 0  # an error or another version breaks the streak
+        while streak < confirmations:
             response = pool.request("GET", predict_api_url + "/model", timeout=5.0)
-            served = orjson.loads(response.data).get("model_version")
-        except (urllib3.exceptions.HTTPError, orjson.JSONDecodeError):
-            served = None
-        streak = streak + 1 if served == version else 0
-        if streak >= confirmations:
-            return time.monotonic() - started
-        time.sleep(0.02)
-    raise UpstreamUnavailableError(
-        predict_api_url, f"did not serve {version} within {timeout:.0f}s"
+            if orjson.loads(response.data).get("model_version") != version:
+                return False
+            streak += 1
+        return True
+
+    return wait_until(
+        served,
+        url=predict_api_url,
+        timeout=timeout,
+        waiting_for=f"serving {version}",
+        interval=0.02,
     )

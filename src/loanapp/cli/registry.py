@@ -1,0 +1,125 @@
+"""Registry commands: push, versions, show, promote, rollback, history.
+
+None of them imports pandas, scipy or scikit-learn; `push` loads the artifact's model through the
+artifact loader, because the publish gate must prove that it loads.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from loanapp.cli.base import (
+    CommandContext,
+    alias_option,
+    json_option,
+    main,
+    name_option,
+    pass_context,
+)
+from loanapp.store.registry import AliasRecord
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@name_option
+@click.option(
+    "--alias", default=None, help="Also point this alias at the version (e.g. production)."
+)
+@pass_context
+def push(context: CommandContext, path: Path, name: str | None, alias: str | None) -> None:
+    """Publish an artifact file to the store (verified and test-loaded first)."""
+    record = context.registry.publish(
+        path.read_bytes(), actor=context.settings.actor, name=name, alias=alias
+    )
+    click.echo(f"published {record.name} {record.version}")
+    if alias:
+        click.echo(f"{alias} -> {record.version}")
+
+
+@main.command()
+@name_option
+@json_option
+@pass_context
+def versions(context: CommandContext, name: str | None, as_json: bool) -> None:
+    """List the versions of a model with their metrics and aliases."""
+    name = context.model_name(name)
+    summaries = context.registry.version_summaries(name)
+    if as_json:
+        click.echo(json.dumps(summaries, indent=2))
+        return
+    if not summaries:
+        click.echo(f"no versions of {name!r} in {context.registry.store.uri}", err=True)
+        return
+    header = ("version", "published (UTC)", "type", "cv auc", "holdout auc", "aliases")
+    click.echo("{:<64}  {:<19}  {:<6}  {:>6}  {:>11}  {}".format(*header))
+    for summary in summaries:
+        published = summary["published_at"][:19].replace("T", " ")
+        click.echo(
+            f"{summary['version']}  {published}  {summary['model_type']:<6}  "
+            f"{summary['cv_roc_auc']:>6.4f}  {summary['holdout_roc_auc']:>11.4f}  "
+            f"{','.join(summary['aliases'])}"
+        )
+
+
+@main.command()
+@click.argument("version")
+@name_option
+@pass_context
+def show(context: CommandContext, version: str, name: str | None) -> None:
+    """Print everything recorded about a version (full hash or unique prefix), as JSON."""
+    record = context.registry.get_version(context.model_name(name), version)
+    click.echo(record.model_dump_json(indent=2))
+
+
+@main.command()
+@click.argument("version")
+@name_option
+@alias_option
+@pass_context
+def promote(context: CommandContext, version: str, name: str | None, alias: str) -> None:
+    """Point an alias at a published version."""
+    record = context.registry.promote(
+        context.model_name(name), version, actor=context.settings.actor, alias=alias
+    )
+    _echo_change(record)
+
+
+@main.command()
+@name_option
+@alias_option
+@pass_context
+def rollback(context: CommandContext, name: str | None, alias: str) -> None:
+    """Point an alias back at the version it had before the current one."""
+    record = context.registry.rollback(
+        context.model_name(name), actor=context.settings.actor, alias=alias
+    )
+    _echo_change(record)
+
+
+@main.command()
+@name_option
+@alias_option
+@json_option
+@pass_context
+def history(context: CommandContext, name: str | None, alias: str, as_json: bool) -> None:
+    """Show every change of an alias: when, who, from which version to which."""
+    record = context.registry.get_alias(context.model_name(name), alias)
+    if as_json:
+        click.echo(record.model_dump_json(indent=2))
+        return
+    for change in record.history:
+        click.echo(
+            f"{change.revision:>4}  {change.at:%Y-%m-%d %H:%M:%S}  {change.action:<8}  "
+            f"{(change.previous or '-')[:12]:<12} -> {change.version[:12]}  by {change.by}"
+        )
+
+
+def _echo_change(record: AliasRecord) -> None:
+    change = record.history[-1]
+    click.echo(
+        f"{record.alias}: {change.previous or '(unset)'} -> {change.version} "
+        f"({change.action}, revision {change.revision})"
+    )

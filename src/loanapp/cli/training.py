@@ -1,0 +1,100 @@
+"""`loanapp train`: fit, evaluate and write an artifact (scikit-learn is imported only here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from loanapp.cli.base import CommandContext, main, name_option, pass_context
+from loanapp.errors import InvalidInputError
+from loanapp.training.options import (
+    DEFAULT_COST_OF_DEFAULT,
+    DEFAULT_COST_OF_REJECTED_GOOD,
+    DEFAULT_MODEL_TYPE,
+    DEFAULT_SEED,
+    MODEL_TYPES,
+    TrainingOptions,
+)
+
+
+@main.command()
+@click.option(
+    "--model",
+    "model_type",
+    type=click.Choice(MODEL_TYPES),
+    default=DEFAULT_MODEL_TYPE,
+    show_default=True,
+)
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Loan CSV [default: the shipped Lending Club sample].",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Where to write the artifact.",
+)
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)
+@click.option(
+    "--cost-of-default",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_COST_OF_DEFAULT,
+    show_default=True,
+    help="Loss when an approved applicant defaults (share of the loan).",
+)
+@click.option(
+    "--cost-of-rejected-good",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_COST_OF_REJECTED_GOOD,
+    show_default=True,
+    help="Margin lost when a good applicant is rejected (share of the loan).",
+)
+@name_option
+@pass_context
+def train(
+    context: CommandContext,
+    model_type: Any,
+    data: Path | None,
+    out: Path,
+    seed: int,
+    cost_of_default: float,
+    cost_of_rejected_good: float,
+    name: str | None,
+) -> None:
+    """Fit, evaluate and write a model artifact; print its metrics and version (SHA-256)."""
+    from loanapp.training.data import load_dataset
+    from loanapp.training.train import train_model
+
+    options = TrainingOptions(
+        model_type=model_type,
+        name=context.model_name(name),
+        seed=seed,
+        cost_of_default=cost_of_default,
+        cost_of_rejected_good=cost_of_rejected_good,
+    )
+    dataset = load_dataset(data)
+    click.echo(f"training {model_type} on {dataset.source} ({len(dataset.target)} rows)", err=True)
+    result = train_model(dataset, options, progress=lambda message: click.echo(message, err=True))
+    try:
+        out.write_bytes(result.artifact)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write {out}: {exc.strerror}") from exc
+    metrics = result.metadata.metrics
+    click.echo(f"{'metric':<10} {'cv mean':>9} {'cv std':>8} {'holdout':>9}")
+    for metric, summary in metrics.cross_validation.items():
+        click.echo(
+            f"{metric:<10} {summary.mean:>9.4f} {summary.std:>8.4f} {metrics.holdout[metric]:>9.4f}"
+        )
+    matrix = metrics.holdout_confusion_matrix
+    decision = result.metadata.decision
+    click.echo(
+        f"threshold {decision.threshold:g} (p(bad) >= threshold rejects); on the holdout: "
+        f"{matrix.true_positive} defaults caught, {matrix.false_negative} missed, "
+        f"{matrix.false_positive} good loans rejected, {matrix.true_negative} approved"
+    )
+    click.echo(f"version {result.version}")
+    click.echo(f"wrote {out} ({len(result.artifact)} bytes)")

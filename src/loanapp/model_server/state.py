@@ -1,0 +1,27 @@
+"""What the model server's views share: its settings, its catalog, and the long-poll slots."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from loanapp.model_server.catalog import ModelCatalog
+from loanapp.settings import ModelServerSettings
+
+
+@dataclass(frozen=True)
+class ModelServerState:
+    """One per worker process; started after the fork, stopped on SIGTERM."""
+
+    settings: ModelServerSettings
+    catalog: ModelCatalog
+    long_polls: threading.BoundedSemaphore
+    """Per process: each worker holds at most this many long-polls, whatever its threads."""
+
+    def start(self) -> None:
+        """Start following the store."""
+        self.catalog.start()
+
+    def stop(self) -> None:
+        """Stop following the store and wake every held long-poll (they answer 'not changed')."""
+        self.catalog.stop()

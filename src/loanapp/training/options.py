@@ -1,0 +1,33 @@
+"""What can be trained, and with which options (no scikit-learn here: the CLI shows them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from loanapp.defaults import DEFAULT_MODEL_NAME
+
+ModelType = Literal["logreg", "gbm"]
+MODEL_TYPES: tuple[str, ...] = get_args(ModelType)
+DEFAULT_MODEL_TYPE: ModelType = "logreg"
+
+DEFAULT_SEED = 42
+DEFAULT_FOLDS = 5
+DEFAULT_HOLDOUT_FRACTION = 0.2
+# Costs in units of the loan amount: most of a defaulted loan is lost, while rejecting a good
+# applicant forfeits only the interest margin the loan would have earned.
+DEFAULT_COST_OF_DEFAULT = 0.6
+DEFAULT_COST_OF_REJECTED_GOOD = 0.1
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """What to train and how; the same options and data always give the same model and metrics."""
+
+    model_type: ModelType = DEFAULT_MODEL_TYPE
+    name: str = DEFAULT_MODEL_NAME
+    seed: int = DEFAULT_SEED
+    folds: int = DEFAULT_FOLDS
+    holdout_fraction: float = DEFAULT_HOLDOUT_FRACTION
+    cost_of_default: float = DEFAULT_COST_OF_DEFAULT
+    cost_of_rejected_good: float = DEFAULT_COST_OF_REJECTED_GOOD
