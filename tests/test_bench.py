@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bench.chart import draw_chart
+from bench.markdown import render_markdown
 from bench.procs import (
     CpuSnapshot,
     CpuUse,
@@ -18,17 +20,8 @@ from bench.procs import (
     rss_mb,
     worker_rss_mb,
 )
-from bench.report import (
-    API,
-    FLOOR,
-    SEED,
-    HttpRun,
-    Report,
-    checks,
-    ratios,
-    render_markdown,
-    verdict_lines,
-)
+from bench.results import API, FLOOR, SEED, HttpRun, Report
+from bench.verdicts import checks, ratios, verdict_lines
 from bench.wrkrun import BenchError, WrkResult, parse_wrk_output
 from loanapp.serving import child_pids
 
@@ -189,7 +182,5 @@ def test_cpu_accounting_splits_the_machine_time():
 
 def test_chart_is_written(tmp_path):
     pytest.importorskip("matplotlib")
-    from bench.report import draw_chart
-
     draw_chart(_report(4000).runs, tmp_path / "chart.png")
     assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
