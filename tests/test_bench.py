@@ -11,15 +11,7 @@ import pytest
 
 from bench.chart import draw_chart
 from bench.markdown import render_markdown
-from bench.procs import (
-    CpuSnapshot,
-    CpuUse,
-    ProcessCpu,
-    cpu_between,
-    cpu_seconds,
-    rss_mb,
-    worker_rss_mb,
-)
+from bench.procs import CpuSnapshot, CpuUse, ProcessCpu, cpu_between, rss_mb, worker_rss_mb
 from bench.results import API, FLOOR, SEED, HttpRun, Report
 from bench.verdicts import checks, ratios, verdict_lines
 from bench.wrkrun import BenchError, WrkResult, parse_wrk_output
@@ -157,7 +149,6 @@ def test_markdown_has_every_section_and_verdict():
 
 
 def test_cpu_accounting_splits_the_machine_time():
-    assert cpu_seconds(os.getpid()) > 0
     master, worker, other = 10, 11, 12
 
     def snapshot(machine, worker_s, other_s, waited, own):
