@@ -100,8 +100,7 @@ def _headline_table(report: Report) -> str:
     ]
     systems = [(FLOOR, None)] + [(t, m) for t in (API, SEED) for m in MODELS]
     for target, model in systems:
-        c16 = report.find(target, model, "/predict", "c16")
-        c1 = report.find(target, model, "/predict", "c1")
+        c1, c16 = report.predict_runs(target, model)
         label = target + (f", {model}" if model else "")
         lines.append(
             f"| {label} | {format_rate(c16.requests_per_second)} | {c1.p50_ms:.2f} ms "

@@ -145,3 +145,8 @@ class Report:
             ):
                 return run
         raise KeyError(f"no run of {target} {model} {endpoint} {concurrency}")
+
+    def predict_runs(self, target: str, model: str | None) -> tuple[HttpRun, HttpRun]:
+        """The one-row /predict runs of `target` at one client and at 16 (c1, c16)."""
+        c16 = self.find(target, model, "/predict", "c16")
+        return self.find(target, model, "/predict", "c1"), c16

@@ -43,13 +43,10 @@ class Finding:
 def ratios(report: Report) -> list[Finding]:
     """API / seed baseline and API / framework floor, per model; batch rows/s."""
     found = []
-    floor16 = report.find(FLOOR, None, "/predict", "c16")
-    floor1 = report.find(FLOOR, None, "/predict", "c1")
+    floor1, floor16 = report.predict_runs(FLOOR, None)
     for model in MODELS:
-        api16 = report.find(API, model, "/predict", "c16")
-        api1 = report.find(API, model, "/predict", "c1")
-        seed16 = report.find(SEED, model, "/predict", "c16")
-        seed1 = report.find(SEED, model, "/predict", "c1")
+        api1, api16 = report.predict_runs(API, model)
+        seed1, seed16 = report.predict_runs(SEED, model)
         found += [
             _ratio(f"{model}: API / seed baseline, req/s at c16", api16, seed16, "rps"),
             _ratio(f"{model}: API / seed baseline, p50 at c1", api1, seed1, "p50"),
@@ -79,12 +76,10 @@ def _ratio(name: str, top: HttpRun, bottom: HttpRun, what: str) -> Finding:
 
 def checks(report: Report) -> list[Finding]:
     """The issue's targets, each PASS or FAIL."""
-    floor16 = report.find(FLOOR, None, "/predict", "c16")
-    floor1 = report.find(FLOOR, None, "/predict", "c1")
+    floor1, floor16 = report.predict_runs(FLOOR, None)
     found = []
     for model in MODELS:
-        api16 = report.find(API, model, "/predict", "c16")
-        api1 = report.find(API, model, "/predict", "c1")
+        api1, api16 = report.predict_runs(API, model)
         batch16 = report.find(API, model, "/predict/batch", "c16")
         share = api16.requests_per_second / floor16.requests_per_second
         found.append(
