@@ -29,16 +29,9 @@ import urllib3
 
 from bench.inprocess import BATCH_ROWS, Timing, measure_model
 from bench.procs import CpuSnapshot, cpu_between, worker_rss_mb
-from bench.report import (
-    API,
-    FLOOR,
-    SEED,
-    HttpRun,
-    Report,
-    checks,
-    verdict_lines,
-    write_report,
-)
+from bench.report import write_report
+from bench.results import API, FLOOR, SEED, HttpRun, Report
+from bench.verdicts import checks, verdict_lines
 from bench.wrkrun import BenchError, Load, ensure_wrk, run_wrk, wrk_version
 from loanapp.dev.processes import ServiceProcess, free_port
 from loanapp.dev.stack import LocalStack, wait_for_served_version

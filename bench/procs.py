@@ -32,12 +32,6 @@ def worker_rss_mb(master_pid: int) -> dict[int, float]:
     return {pid: size for pid, size in sizes.items() if size is not None}
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of `pid` so far, in seconds (0 if it is gone)."""
-    process = _read_process(PROC / str(pid))
-    return process.seconds if process else 0.0
-
-
 def machine_busy_seconds() -> float:
     """CPU time every process on the machine has used since boot (all cores), in seconds."""
     fields = (PROC / "stat").read_text().splitlines()[0].split()
