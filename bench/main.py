@@ -30,26 +30,22 @@ import urllib3
 from bench.inprocess import BATCH_ROWS, Timing, measure_model
 from bench.procs import CpuSnapshot, cpu_between, worker_rss_mb
 from bench.report import write_report
-from bench.results import API, FLOOR, SEED, HttpRun, Report
+from bench.results import API, FLOOR, MODELS, SEED, HttpRun, Report
 from bench.verdicts import checks, verdict_lines
 from bench.wrkrun import BenchError, Load, ensure_wrk, run_wrk, wrk_version
-from loanapp.dev.processes import ServiceProcess, free_port
+from loanapp.defaults import DEFAULT_MODEL_NAME
+from loanapp.dev.processes import ServiceProcess, free_port, wait_until
 from loanapp.dev.stack import LocalStack, wait_for_served_version
 from loanapp.dev.traffic import sample_rows
 from loanapp.errors import LoanappError
 from loanapp.predict_api.serving_model import load_serving_model
 from loanapp.services import SERVICES, gunicorn_command
 from loanapp.training.data import load_dataset
-from loanapp.training.options import DEFAULT_MODEL_TYPE, ModelType, TrainingOptions
+from loanapp.training.options import DEFAULT_MODEL_TYPE, TrainingOptions
 from loanapp.training.train import TrainingResult, train_model
 
 HOST = "127.0.0.1"
 ACTOR = "bench"
-MODEL_NAME = "loan"
-# The default model first: the predict API starts with it, as a fresh `loanapp up` would.
-MODEL_TYPES: tuple[ModelType, ...] = tuple(
-    sorted(("logreg", "gbm"), key=lambda model_type: model_type != DEFAULT_MODEL_TYPE)
-)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # (wrk threads, connections): one client, then 16 clients from two wrk threads.
 CONCURRENCIES = ((1, 1), (2, 16))
@@ -185,7 +181,7 @@ def train_models(bench: Bench) -> dict[str, TrainingResult]:
     """Both model types trained on the shipped data, as `loanapp train` trains them."""
     dataset = load_dataset()
     trained: dict[str, TrainingResult] = {}
-    for model_type in MODEL_TYPES:
+    for model_type in MODELS:
         bench.say(f"training {model_type}")
         trained[model_type] = train_model(dataset, TrainingOptions(model_type=model_type))
         (bench.work_dir / f"{model_type}.bin").write_bytes(trained[model_type].artifact)
@@ -235,7 +231,7 @@ def measure_api(bench: Bench, trained: dict[str, TrainingResult], stack: LocalSt
     bench.commands["model server"] = stack.model_server.argv
     bench.commands[API] = api.argv
     for model_type, result in trained.items():
-        registry.promote(MODEL_NAME, result.version, actor=ACTOR)
+        registry.promote(DEFAULT_MODEL_NAME, result.version, actor=ACTOR)
         seconds = wait_for_served_version(stack.predict_api_url, result.version)
         bench.samples[f"{API} {model_type} /model"] = _describe_served(stack.predict_api_url)
         bench.say(f"predict API serves {model_type} ({seconds:.1f}s after promotion)")
@@ -258,7 +254,7 @@ def measure_seed(bench: Bench, trained: dict[str, TrainingResult], stack: LocalS
     assert stack.model_server.pid is not None
     model_server_pid = stack.model_server.pid
     for model_type, result in reversed(trained.items()):  # gbm first: production names it now
-        registry.promote(MODEL_NAME, result.version, actor=ACTOR)
+        registry.promote(DEFAULT_MODEL_NAME, result.version, actor=ACTOR)
         environment = {
             "MODEL_SERVER_URL": stack.model_server_url,
             "BENCH_SEED_ARTIFACT": str(bench.work_dir / f"{model_type}.bin"),
@@ -299,13 +295,13 @@ def _load_average() -> str:
 def _wait_current(model_server_url: str, version: str, timeout: float = 15.0) -> None:
     """Until the model server names `version` as current (it rereads the alias twice a second)."""
     pool = urllib3.PoolManager(retries=False)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        response = pool.request("GET", f"{model_server_url}/v1/models/{MODEL_NAME}/current")
-        if response.status == 200 and orjson.loads(response.data).get("version") == version:
-            return
-        time.sleep(0.1)
-    raise BenchError(f"the model server did not name {version} as current in {timeout:.0f}s")
+    url = f"{model_server_url}/v1/models/{DEFAULT_MODEL_NAME}/current"
+
+    def named() -> bool:
+        response = pool.request("GET", url)
+        return response.status == 200 and orjson.loads(response.data).get("version") == version
+
+    wait_until(named, url=model_server_url, timeout=timeout, waiting_for=f"naming {version}")
 
 
 def run_benchmark(wrk: str, work_dir: Path, duration: int, warmup: int) -> Report:
@@ -326,8 +322,8 @@ def run_benchmark(wrk: str, work_dir: Path, duration: int, warmup: int) -> Repor
     )
     registry = stack.registry()
     for result in trained.values():
-        registry.publish(result.artifact, actor=ACTOR, name=MODEL_NAME)
-    registry.promote(MODEL_NAME, trained[DEFAULT_MODEL_TYPE].version, actor=ACTOR)
+        registry.publish(result.artifact, actor=ACTOR, name=DEFAULT_MODEL_NAME)
+    registry.promote(DEFAULT_MODEL_NAME, trained[DEFAULT_MODEL_TYPE].version, actor=ACTOR)
     try:
         measure_api(bench, trained, stack)
         measure_seed(bench, trained, stack)

@@ -29,7 +29,7 @@ def render_markdown(
     sections = [
         _header(report),
         _headline_table(report),
-        "## Targets (issue 6)\n\n" + "\n".join(f"- {line}" for line in verdict_lines(found_checks)),
+        "## Targets\n\n" + "\n".join(f"- {line}" for line in verdict_lines(found_checks)),
         _ratio_table(found_ratios),
         _in_process_table(report.timings),
         *(_http_table(report.runs, target, report.samples) for target in TARGETS),
@@ -93,7 +93,7 @@ def _contention_note(runs: Sequence[HttpRun]) -> str:
 
 def _headline_table(report: Report) -> str:
     lines = [
-        "## Headline (the issue's table, measured here)",
+        "## Headline (measured here)",
         "",
         "| system | req/s, 1 row, 16 clients | p50 at 1 client | p99 at 16 clients | errors |",
         "|---|---:|---:|---:|---:|",
@@ -189,9 +189,9 @@ def _settings_section(report: Report, environment: dict[str, str]) -> str:
         "BENCH_BODY_FILE naming the body; `post.lua`'s `done()` prints requests, duration, "
         "errors and latency percentiles as JSON. non-2xx = answers with status >= 400 (wrk's "
         "count); socket errors = connect + read + write + timeouts (10 s).\n"
-        "- bodies: applicant row 0 of `loanapp.traffic.sample_rows()` as a JSON object (predict "
-        'API, framework floor), the same row in columnar form `{"feature": [value]}` (seed '
-        "baseline), rows 0-99 as a JSON list (/predict/batch).\n"
+        "- bodies: applicant row 0 of `loanapp.dev.traffic.sample_rows()` as a JSON object "
+        '(predict API, framework floor), the same row in columnar form `{"feature": [value]}` '
+        "(seed baseline), rows 0-99 as a JSON list (/predict/batch).\n"
         "- RSS: VmRSS of each gunicorn worker (children of the master PID) right after each "
         "measured run.\n"
         "- CPU s per worker: CPU seconds each worker of the target used during the run.\n"

@@ -10,11 +10,13 @@ from typing import Any
 from bench.inprocess import Timing
 from bench.procs import CpuUse
 from bench.wrkrun import WrkResult
+from loanapp.training.options import DEFAULT_MODEL_TYPE, MODEL_TYPES, ModelType
 
 FLOOR, API, SEED = "framework floor", "predict API", "seed baseline"
 TARGETS = (FLOOR, API, SEED)
-DEFAULT_MODEL = "logreg"
-MODELS = ("logreg", "gbm")
+DEFAULT_MODEL = DEFAULT_MODEL_TYPE
+# The default model first: the predict API starts with it, as a fresh `loanapp up` would.
+MODELS: tuple[ModelType, ...] = tuple(sorted(MODEL_TYPES, key=lambda model: model != DEFAULT_MODEL))
 
 
 @dataclass(frozen=True)

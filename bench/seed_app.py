@@ -21,9 +21,10 @@ import urllib3
 from flask import Flask, Response, jsonify, request
 
 from loanapp.artifacts import load_model
+from loanapp.defaults import DEFAULT_MODEL_NAME
 
 MODEL_SERVER_URL = os.environ.get("MODEL_SERVER_URL", "http://127.0.0.1:8001").rstrip("/")
-MODEL_NAME = os.environ.get("LOANAPP_MODEL_NAME", "loan")
+MODEL_NAME = os.environ.get("LOANAPP_MODEL_NAME", DEFAULT_MODEL_NAME)
 CURRENT_URL = f"{MODEL_SERVER_URL}/v1/models/{MODEL_NAME}/current"
 
 model: Any = load_model(

@@ -1,4 +1,4 @@
-"""The issue's targets checked against a run (PASS/FAIL), and the ratios shown beside them."""
+"""The targets checked against a run (PASS/FAIL), and the ratios shown beside them."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def _ratio(name: str, top: HttpRun, bottom: HttpRun, what: str) -> Finding:
 
 
 def checks(report: Report) -> list[Finding]:
-    """The issue's targets, each PASS or FAIL."""
+    """The targets, each PASS or FAIL."""
     floor1, floor16 = report.predict_runs(FLOOR, None)
     found = []
     for model in MODELS:

@@ -120,7 +120,7 @@ def test_ratios_divide_the_api_by_the_seed_and_the_floor():
     assert found["gbm: /predict/batch (100 rows) rows/s at c16"] == pytest.approx(80_000)
 
 
-def test_checks_pass_and_fail_against_the_issue_targets():
+def test_checks_pass_and_fail_against_the_targets():
     verdicts = {f.name: f.verdict for f in checks(_report(4000, seed_errors=7))}
     assert verdicts["/predict req/s at c16 >= 60% of the framework floor (logreg)"] == "PASS"
     assert verdicts["/predict p50 at c1 <= 1.5x the framework floor (gbm)"] == "PASS"

@@ -8,7 +8,7 @@ from typing import Literal, get_args
 from loanapp.defaults import DEFAULT_MODEL_NAME
 
 ModelType = Literal["logreg", "gbm"]
-MODEL_TYPES: tuple[str, ...] = get_args(ModelType)
+MODEL_TYPES: tuple[ModelType, ...] = get_args(ModelType)
 DEFAULT_MODEL_TYPE: ModelType = "logreg"
 
 DEFAULT_SEED = 42
