@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -17,6 +18,19 @@ from loanapp.training.options import (
     MODEL_TYPES,
     TrainingOptions,
 )
+
+OptionTarget = TypeVar("OptionTarget", bound=Callable[..., Any])
+
+
+def _cost_option(flag: str, default: float, when: str) -> Callable[[OptionTarget], OptionTarget]:
+    """A positive cost, as a share of the loan, that the decision threshold weighs."""
+    return click.option(
+        flag,
+        type=click.FloatRange(min=0, min_open=True),
+        default=default,
+        show_default=True,
+        help=f"Cost when {when} (share of the loan).",
+    )
 
 
 @main.command()
@@ -39,19 +53,9 @@ from loanapp.training.options import (
     help="Where to write the artifact.",
 )
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)
-@click.option(
-    "--cost-of-default",
-    type=click.FloatRange(min=0, min_open=True),
-    default=DEFAULT_COST_OF_DEFAULT,
-    show_default=True,
-    help="Loss when an approved applicant defaults (share of the loan).",
-)
-@click.option(
-    "--cost-of-rejected-good",
-    type=click.FloatRange(min=0, min_open=True),
-    default=DEFAULT_COST_OF_REJECTED_GOOD,
-    show_default=True,
-    help="Margin lost when a good applicant is rejected (share of the loan).",
+@_cost_option("--cost-of-default", DEFAULT_COST_OF_DEFAULT, "an approved applicant defaults")
+@_cost_option(
+    "--cost-of-rejected-good", DEFAULT_COST_OF_REJECTED_GOOD, "a good applicant is rejected"
 )
 @name_option
 @pass_context

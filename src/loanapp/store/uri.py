@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from loanapp.errors import InvalidInputError
+from loanapp.store.local import LocalFolderStore
 from loanapp.store.objects import ObjectStore
 
 
@@ -23,8 +24,6 @@ def open_store(uri: str) -> ObjectStore:
     """Open the store named by a URI: a folder path, a file:// URI, or s3://bucket/prefix."""
     path = local_path(uri)
     if path is not None:
-        from loanapp.store.local import LocalFolderStore
-
         return LocalFolderStore(path)
     if urlparse(uri).scheme == "s3":
         from loanapp.store.s3 import S3Store  # imports obstore only for an S3 store
