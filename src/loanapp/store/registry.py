@@ -158,25 +158,6 @@ class ModelRegistry:
             self.promote(name, version, actor=actor, alias=alias)
         return record
 
-    def _store_version(
-        self, name: str, version: str, data: bytes, actor: str, metadata: ArtifactMetadata
-    ) -> VersionRecord:
-        """The blob first, then the version record, so a listed version always has its bytes."""
-        self._store_blob(version, data)
-        record = VersionRecord(
-            name=name,
-            version=version,
-            size=len(data),
-            published_at=datetime.now(UTC),
-            published_by=actor,
-            metadata=metadata,
-        )
-        try:
-            self.store.create(_version_key(name, version), record.model_dump_json().encode())
-        except ObjectExistsError:
-            return self.get_version(name, version)
-        return record
-
     def list_models(self) -> list[str]:
         """Names that have at least one published version."""
         return sorted(
@@ -263,6 +244,25 @@ class ModelRegistry:
         return self._update_alias(name, alias, actor, to_previous)
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _store_version(
+        self, name: str, version: str, data: bytes, actor: str, metadata: ArtifactMetadata
+    ) -> VersionRecord:
+        """The blob first, then the version record, so a listed version always has its bytes."""
+        self._store_blob(version, data)
+        record = VersionRecord(
+            name=name,
+            version=version,
+            size=len(data),
+            published_at=datetime.now(UTC),
+            published_by=actor,
+            metadata=metadata,
+        )
+        try:
+            self.store.create(_version_key(name, version), record.model_dump_json().encode())
+        except ObjectExistsError:
+            return self.get_version(name, version)
+        return record
 
     def _store_blob(self, version: str, data: bytes) -> None:
         try:
