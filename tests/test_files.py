@@ -25,12 +25,17 @@ def test_bytes_are_synced_before_the_rename(
 ) -> None:
     events: list[str] = []
     real_fsync, real_replace = os.fsync, Path.replace
-    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
-    monkeypatch.setattr(
-        Path,
-        "replace",
-        lambda self, target: (events.append("rename"), real_replace(self, target))[1],
-    )
+
+    def fsync(descriptor: int) -> None:
+        events.append("fsync")
+        real_fsync(descriptor)
+
+    def replace(self: Path, target: Path) -> Path:
+        events.append("rename")
+        return real_replace(self, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(Path, "replace", replace)
     write_atomically(tmp_path / "file", b"data")
     assert events == ["fsync", "rename"]
 
@@ -56,7 +61,12 @@ def test_the_predict_api_cache_syncs_what_it_keeps(
 ) -> None:
     synced: list[int] = []
     real_fsync = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+
+    def fsync(descriptor: int) -> None:
+        synced.append(descriptor)
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync)
     ArtifactCache(tmp_path).save("loan", logreg.version, logreg.artifact)
     assert len(synced) == 2  # the artifact, then the pointer to it
     assert ArtifactCache(tmp_path).load_last("loan") == (logreg.version, logreg.artifact)
