@@ -6,6 +6,8 @@ loudly on anything else, so a test never passes because it silently read nothing
 
 from __future__ import annotations
 
+import hashlib
+import importlib.resources
 import json
 import re
 import shlex
@@ -27,7 +29,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 DOCKERFILE = DEPLOY / "Dockerfile"
 COMPOSE_FILE = DEPLOY / "docker-compose.yml"
-COMPOSE_SCHEMA = DEPLOY / "schemas" / "compose-spec.json"
+# The Compose Specification's JSON Schema, as the dev dependency check-jsonschema ships it.
+COMPOSE_SCHEMA_PACKAGE = "check_jsonschema.builtin_schemas.vendor"
+COMPOSE_SCHEMA_NAME = "compose-spec"
 NGINX_CONF = DEPLOY / "nginx.conf"
 KUSTOMIZE_BASE = DEPLOY / "k8s" / "base"
 OVERLAYS = {path.name: path for path in sorted((DEPLOY / "k8s" / "overlays").iterdir())}
@@ -255,6 +259,18 @@ def interpolate(value: str, variables: Mapping[str, str]) -> str:
 
     assert "$" not in _VARIABLE.sub("", value.replace("$$", "")), f"unparsed $ in {value!r}"
     return _VARIABLE.sub(substitute, value.replace("$$", "\0")).replace("\0", "$")
+
+
+def load_compose_schema() -> dict[str, Any]:
+    """The Compose Specification schema from check-jsonschema, checked against the SHA-256 that
+    check-jsonschema records for it."""
+    vendor = importlib.resources.files(COMPOSE_SCHEMA_PACKAGE)
+    data = vendor.joinpath(f"{COMPOSE_SCHEMA_NAME}.json").read_bytes()
+    recorded = vendor.joinpath("sha256", f"{COMPOSE_SCHEMA_NAME}.sha256").read_text().strip()
+    assert hashlib.sha256(data).hexdigest() == recorded, "compose-spec.json differs from its digest"
+    schema = json.loads(data)
+    assert isinstance(schema, dict)
+    return schema
 
 
 def load_compose(path: Path = COMPOSE_FILE) -> dict[str, Any]:

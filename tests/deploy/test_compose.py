@@ -16,7 +16,6 @@ from loanapp.serving import SERVICES
 from loanapp.settings import Settings, load_settings
 from tests.deploy.manifests import (
     COMPOSE_FILE,
-    COMPOSE_SCHEMA,
     DEPLOY,
     DOCKERFILE,
     NGINX_CONF,
@@ -27,6 +26,7 @@ from tests.deploy.manifests import (
     compose_argv,
     compose_environment,
     interpolate,
+    load_compose_schema,
     parse_loanapp,
     unknown_variables,
     urls_in,
@@ -39,8 +39,12 @@ VARIABLES = {"LOANAPP_ADMIN_TOKEN": "compose-test-admin-token-0123456789"}
 
 
 def validator() -> jsonschema.protocols.Validator:
-    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    """A validator for the Compose Specification schema, itself checked against its meta-schema."""
+    schema = load_compose_schema()
+    assert schema["title"] == "Compose Specification"
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     validator_class = jsonschema.validators.validator_for(schema)
+    assert validator_class is jsonschema.Draft202012Validator
     validator_class.check_schema(schema)
     return validator_class(schema)
 
