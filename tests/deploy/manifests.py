@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from pydantic import AliasChoices
 
+from loanapp.healthcheck import URL_VARIABLE as HEALTHCHECK_URL_VARIABLE
 from loanapp.serving import SERVICES
 from loanapp.settings import ModelServerSettings, PredictApiSettings, Settings
 
@@ -45,7 +46,7 @@ SETTINGS_OF_SERVICE: dict[str, type[Settings]] = {
     "model-server": ModelServerSettings,
     "predict-api": PredictApiSettings,
 }
-# The variables the S3 backend's client (obstore) reads, and gunicorn's own.
+# The variables the S3 backend's client (obstore) reads, and those of gunicorn and the health check.
 AWS_VARIABLES = frozenset(
     {
         "AWS_ENDPOINT_URL",
@@ -57,7 +58,7 @@ AWS_VARIABLES = frozenset(
         "AWS_ALLOW_HTTP",
     }
 )
-OTHER_VARIABLES = frozenset({"GUNICORN_CMD_ARGS"})
+OTHER_VARIABLES = frozenset({"GUNICORN_CMD_ARGS", HEALTHCHECK_URL_VARIABLE})
 
 
 def tool(name: str) -> Path:
@@ -297,6 +298,21 @@ def compose_argv(service: Mapping[str, Any], image: Image) -> list[str]:
     if entrypoint is not None:
         return [*entrypoint, *(command or [])]
     return [*image.entrypoint, *(command if command is not None else image.cmd)]
+
+
+def compose_health_test(service: Mapping[str, Any], image: Image | None) -> list[str] | None:
+    """The health check a compose service's containers run, resolved as Docker does: the
+    service's `healthcheck.test`, else the image's HEALTHCHECK (a `healthcheck:` without `test:`
+    changes only timings); None when it is disabled or there is none."""
+    healthcheck = service.get("healthcheck", {})
+    test = healthcheck.get("test")
+    if healthcheck.get("disable") is True or test == ["NONE"]:
+        return None
+    if isinstance(test, str):
+        return ["CMD-SHELL", test]
+    if test is not None:
+        return list(test)
+    return ["CMD", *image.healthcheck] if image is not None and image.healthcheck else None
 
 
 def kubernetes_argv(container: Mapping[str, Any], image: Image) -> list[str]:

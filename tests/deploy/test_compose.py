@@ -12,6 +12,7 @@ import crossplane  # type: ignore[import-untyped]
 import jsonschema
 import pytest
 
+from loanapp.healthcheck import URL_VARIABLE
 from loanapp.serving import SERVICES
 from loanapp.settings import Settings, load_settings
 from tests.deploy.manifests import (
@@ -25,6 +26,7 @@ from tests.deploy.manifests import (
     MissingVariableError,
     compose_argv,
     compose_environment,
+    compose_health_test,
     interpolate,
     load_compose_schema,
     parse_loanapp,
@@ -58,6 +60,12 @@ def image_target(service: dict[str, Any]) -> str | None:
     assert (ROOT / build["dockerfile"]).resolve() == DOCKERFILE
     target: str = build["target"]
     return target
+
+
+def image_of_service(service: dict[str, Any], images: dict[str, Image]) -> Image | None:
+    """The image a service runs, if it is one of ours."""
+    target = image_target(service)
+    return None if target is None else images[target]
 
 
 def settings_class_of(service: dict[str, Any], images: dict[str, Image]) -> type[Settings]:
@@ -194,7 +202,7 @@ def test_store_is_a_named_volume_shared_with_the_one_shot(
 
 
 @pytest.mark.parametrize("name", ["model-server", "predict-api"])
-def test_services_run_the_image_command_and_check_its_port(
+def test_services_run_the_image_command_and_health_check(
     compose: dict[str, Any], images: dict[str, Image], routes: dict[str, set[str]], name: str
 ) -> None:
     service = compose["services"][name]
@@ -205,26 +213,37 @@ def test_services_run_the_image_command_and_check_its_port(
     assert (command, params["service"]) == ("serve", name)
     port = params["port"]
     assert service["expose"] == [str(port)]
-    test = service["healthcheck"]["test"]
-    assert test[0] == "CMD"
-    assert test[1:] == image.healthcheck, "the same check as the image's HEALTHCHECK"
-    (url,) = urls_in(test)
-    assert url.startswith(f"http://127.0.0.1:{port}/")
+    # The image's HEALTHCHECK is the check; compose writes neither its command nor its URL again.
+    assert "healthcheck" not in service, "the image's HEALTHCHECK applies, timings included"
+    assert URL_VARIABLE not in compose_environment(service)
+    assert compose_health_test(service, image) == ["CMD", "python", "-m", "loanapp.healthcheck"]
+    url = image.env[URL_VARIABLE]
+    assert url.startswith(f"http://127.0.0.1:{port}/"), "it asks the port compose runs it on"
     assert url.removeprefix(f"http://127.0.0.1:{port}") in routes[name]
 
 
-def test_start_order_waits_on_health_and_on_the_one_shot(compose: dict[str, Any]) -> None:
+def test_start_order_waits_on_health_and_on_the_one_shot(
+    compose: dict[str, Any], images: dict[str, Image]
+) -> None:
     services = compose["services"]
     assert services["model-server"]["depends_on"][ONE_SHOT] == {
         "condition": "service_completed_successfully"
     }
     assert services["predict-api"]["depends_on"]["model-server"]["condition"] == "service_healthy"
     assert services["proxy"]["depends_on"]["predict-api"]["condition"] == "service_healthy"
-    for name, service in services.items():
+    waited_on = set()
+    for service in services.values():
         for dependency, rule in service.get("depends_on", {}).items():
             if rule["condition"] == "service_healthy":
-                assert "healthcheck" in services[dependency], f"{name} waits on {dependency}"
+                waited_on.add(dependency)
+    assert waited_on == {"model-server", "predict-api", "s3"}
+    for name in waited_on:
+        test = compose_health_test(services[name], image_of_service(services[name], images))
+        assert test is not None, f"{name} is waited on for its health but has no health check"
+        assert test[0] == "CMD", test
     assert services[ONE_SHOT]["restart"] == "no"
+    # The one-shot runs the model server's image but serves nothing: its check is off.
+    assert compose_health_test(services[ONE_SHOT], images["model-server"]) is None
 
 
 def test_predict_api_finds_the_model_server(compose: dict[str, Any]) -> None:
