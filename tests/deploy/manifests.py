@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import AliasChoices
+from pydantic import AliasChoices, TypeAdapter
 
 from loanapp.healthcheck import URL_VARIABLE as HEALTHCHECK_URL_VARIABLE
 from loanapp.serving import SERVICES
@@ -72,19 +72,39 @@ def tool(name: str) -> Path:
 # --- settings ----------------------------------------------------------------------------------
 
 
-def setting_variables(settings_class: type[Settings]) -> set[str]:
-    """Every variable a settings class reads: LOANAPP_<FIELD>, or the field's aliases."""
+def setting_fields(settings_class: type[Settings]) -> dict[str, str]:
+    """The field each variable of a settings class sets: LOANAPP_<FIELD>, or the field's aliases."""
     prefix = settings_class.model_config.get("env_prefix", "")
-    names: set[str] = set()
+    fields: dict[str, str] = {}
     for name, info in settings_class.model_fields.items():
         alias = info.validation_alias
         if isinstance(alias, AliasChoices):
-            names |= {choice.upper() for choice in alias.choices if isinstance(choice, str)}
+            fields |= {choice.upper(): name for choice in alias.choices if isinstance(choice, str)}
         elif isinstance(alias, str):
-            names.add(alias.upper())
+            fields[alias.upper()] = name
         else:
-            names.add(f"{prefix}{name}".upper())
-    return names
+            fields[f"{prefix}{name}".upper()] = name
+    return fields
+
+
+def setting_variables(settings_class: type[Settings]) -> set[str]:
+    """Every variable a settings class reads."""
+    return set(setting_fields(settings_class))
+
+
+def settings_not_taken(settings: Settings, environment: Mapping[str, str]) -> dict[str, str]:
+    """The variables whose value the loaded settings do not hold (each parsed as its field's
+    type), with what the settings hold instead; {} when every setting came from the environment."""
+    fields = setting_fields(type(settings))
+    differing = {}
+    for name, value in environment.items():
+        if name in fields:
+            annotation = type(settings).model_fields[fields[name]].annotation
+            assert annotation is not None
+            loaded = getattr(settings, fields[name])
+            if TypeAdapter(annotation).validate_python(value) != loaded:
+                differing[name] = f"{value!r} became {loaded!r}"
+    return differing
 
 
 def unknown_variables(names: set[str], settings_class: type[Settings]) -> set[str]:
