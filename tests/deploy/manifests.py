@@ -6,6 +6,8 @@ loudly on anything else, so a test never passes because it silently read nothing
 
 from __future__ import annotations
 
+import hashlib
+import importlib.resources
 import json
 import re
 import shlex
@@ -18,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import AliasChoices
+from pydantic import AliasChoices, TypeAdapter
 
+from loanapp.healthcheck import URL_VARIABLE as HEALTHCHECK_URL_VARIABLE
 from loanapp.services import SERVICES
 from loanapp.settings import ModelServerSettings, PredictApiSettings, Settings
 
@@ -27,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 DOCKERFILE = DEPLOY / "Dockerfile"
 COMPOSE_FILE = DEPLOY / "docker-compose.yml"
-COMPOSE_SCHEMA = DEPLOY / "schemas" / "compose-spec.json"
+# The Compose Specification's JSON Schema, as the dev dependency check-jsonschema ships it.
+COMPOSE_SCHEMA_PACKAGE = "check_jsonschema.builtin_schemas.vendor"
+COMPOSE_SCHEMA_NAME = "compose-spec"
 NGINX_CONF = DEPLOY / "nginx.conf"
 KUSTOMIZE_BASE = DEPLOY / "k8s" / "base"
 OVERLAYS = {path.name: path for path in sorted((DEPLOY / "k8s" / "overlays").iterdir())}
@@ -41,7 +46,7 @@ SETTINGS_OF_SERVICE: dict[str, type[Settings]] = {
     "model-server": ModelServerSettings,
     "predict-api": PredictApiSettings,
 }
-# The variables the S3 backend's client (obstore) reads, and gunicorn's own.
+# The variables the S3 backend's client (obstore) reads, and those of gunicorn and the health check.
 AWS_VARIABLES = frozenset(
     {
         "AWS_ENDPOINT_URL",
@@ -53,7 +58,7 @@ AWS_VARIABLES = frozenset(
         "AWS_ALLOW_HTTP",
     }
 )
-OTHER_VARIABLES = frozenset({"GUNICORN_CMD_ARGS"})
+OTHER_VARIABLES = frozenset({"GUNICORN_CMD_ARGS", HEALTHCHECK_URL_VARIABLE})
 
 
 def tool(name: str) -> Path:
@@ -67,19 +72,39 @@ def tool(name: str) -> Path:
 # --- settings ----------------------------------------------------------------------------------
 
 
-def setting_variables(settings_class: type[Settings]) -> set[str]:
-    """Every variable a settings class reads: LOANAPP_<FIELD>, or the field's aliases."""
+def setting_fields(settings_class: type[Settings]) -> dict[str, str]:
+    """The field each variable of a settings class sets: LOANAPP_<FIELD>, or the field's aliases."""
     prefix = settings_class.model_config.get("env_prefix", "")
-    names: set[str] = set()
+    fields: dict[str, str] = {}
     for name, info in settings_class.model_fields.items():
         alias = info.validation_alias
         if isinstance(alias, AliasChoices):
-            names |= {choice.upper() for choice in alias.choices if isinstance(choice, str)}
+            fields |= {choice.upper(): name for choice in alias.choices if isinstance(choice, str)}
         elif isinstance(alias, str):
-            names.add(alias.upper())
+            fields[alias.upper()] = name
         else:
-            names.add(f"{prefix}{name}".upper())
-    return names
+            fields[f"{prefix}{name}".upper()] = name
+    return fields
+
+
+def setting_variables(settings_class: type[Settings]) -> set[str]:
+    """Every variable a settings class reads."""
+    return set(setting_fields(settings_class))
+
+
+def settings_not_taken(settings: Settings, environment: Mapping[str, str]) -> dict[str, str]:
+    """The variables whose value the loaded settings do not hold (each parsed as its field's
+    type), with what the settings hold instead; {} when every setting came from the environment."""
+    fields = setting_fields(type(settings))
+    differing = {}
+    for name, value in environment.items():
+        if name in fields:
+            annotation = type(settings).model_fields[fields[name]].annotation
+            assert annotation is not None
+            loaded = getattr(settings, fields[name])
+            if TypeAdapter(annotation).validate_python(value) != loaded:
+                differing[name] = f"{value!r} became {loaded!r}"
+    return differing
 
 
 def unknown_variables(names: set[str], settings_class: type[Settings]) -> set[str]:
@@ -257,6 +282,18 @@ def interpolate(value: str, variables: Mapping[str, str]) -> str:
     return _VARIABLE.sub(substitute, value.replace("$$", "\0")).replace("\0", "$")
 
 
+def load_compose_schema() -> dict[str, Any]:
+    """The Compose Specification schema from check-jsonschema, checked against the SHA-256 that
+    check-jsonschema records for it."""
+    vendor = importlib.resources.files(COMPOSE_SCHEMA_PACKAGE)
+    data = vendor.joinpath(f"{COMPOSE_SCHEMA_NAME}.json").read_bytes()
+    recorded = vendor.joinpath("sha256", f"{COMPOSE_SCHEMA_NAME}.sha256").read_text().strip()
+    assert hashlib.sha256(data).hexdigest() == recorded, "compose-spec.json differs from its digest"
+    schema = json.loads(data)
+    assert isinstance(schema, dict)
+    return schema
+
+
 def load_compose(path: Path = COMPOSE_FILE) -> dict[str, Any]:
     """The compose file as compose sees it after YAML (anchors and merge keys resolved)."""
     document = yaml.safe_load(path.read_text())
@@ -281,6 +318,21 @@ def compose_argv(service: Mapping[str, Any], image: Image) -> list[str]:
     if entrypoint is not None:
         return [*entrypoint, *(command or [])]
     return [*image.entrypoint, *(command if command is not None else image.cmd)]
+
+
+def compose_health_test(service: Mapping[str, Any], image: Image | None) -> list[str] | None:
+    """The health check a compose service's containers run, resolved as Docker does: the
+    service's `healthcheck.test`, else the image's HEALTHCHECK (a `healthcheck:` without `test:`
+    changes only timings); None when it is disabled or there is none."""
+    healthcheck = service.get("healthcheck", {})
+    test = healthcheck.get("test")
+    if healthcheck.get("disable") is True or test == ["NONE"]:
+        return None
+    if isinstance(test, str):
+        return ["CMD-SHELL", test]
+    if test is not None:
+        return list(test)
+    return ["CMD", *image.healthcheck] if image is not None and image.healthcheck else None
 
 
 def kubernetes_argv(container: Mapping[str, Any], image: Image) -> list[str]:

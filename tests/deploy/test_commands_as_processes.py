@@ -3,7 +3,7 @@
 Each command is read from deploy/Dockerfile or deploy/docker-compose.yml and run as it is, with
 only the listening host and port substituted and the container's folders mapped to temporary
 ones: the one-shot publisher, the model server (registry and pinned mode), the predict API, and
-the images' own HEALTHCHECK commands against them. Services are stopped by PID.
+the images' own HEALTHCHECK command against them, ready or not. Services are stopped by PID.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import urllib3
 
 from loanapp.dev.processes import ServiceProcess, free_port
 from loanapp.dev.traffic import sample_rows
+from loanapp.healthcheck import URL_VARIABLE
 from loanapp.store.local import LocalFolderStore
 from loanapp.store.registry import ModelRegistry
 from tests.deploy.conftest import FOREIGN_VARIABLES
@@ -130,11 +131,23 @@ def log_of(tmp_path: Path) -> str:
     return "\n".join(path.read_text(errors="replace")[-3000:] for path in tmp_path.glob("*.log"))
 
 
-def healthcheck(image: Image, service: ServiceProcess, environment: dict[str, str]) -> int:
-    """Run the image's HEALTHCHECK command against the local service; its exit code."""
+def healthcheck(
+    image: Image, service: ServiceProcess, environment: dict[str, str]
+) -> tuple[int, str]:
+    """Run the image's HEALTHCHECK command as it is, in the container's environment, with the
+    image's URL pointed at the port the local service listens on; its exit code and stderr."""
     port = service.url.rsplit(":", 1)[1]
-    argv = [re.sub(r"127\.0\.0\.1:\d+", f"127.0.0.1:{port}", part) for part in image.healthcheck]
-    return subprocess.run(argv, env=environment, timeout=30, check=False).returncode
+    url = re.sub(r"127\.0\.0\.1:\d+", f"127.0.0.1:{port}", environment[URL_VARIABLE])
+    assert url.startswith(service.url + "/"), url
+    result = subprocess.run(
+        image.healthcheck,
+        env=environment | {URL_VARIABLE: url},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return result.returncode, result.stderr
 
 
 def get_json(url: str, method: str = "GET", body: object = None) -> tuple[int, Any]:
@@ -176,7 +189,7 @@ def test_services_start_with_the_image_commands_and_serve(
     )
     model_server = start(images["model-server"], model_environment)
     model_server.wait_ready(timeout=90, path="/readyz")
-    assert healthcheck(images["model-server"], model_server, model_environment) == 0
+    assert healthcheck(images["model-server"], model_server, model_environment) == (0, "")
     assert get_json(model_server.url + "/healthz")[0] == 200
     status, ready = get_json(model_server.url + "/readyz")
     assert (status, ready["mode"], ready["version"]) == (200, "registry", published.version)
@@ -192,7 +205,7 @@ def test_services_start_with_the_image_commands_and_serve(
         predict_api.wait_ready(timeout=90, path="/readyz")
     except Exception as exc:
         raise AssertionError(log_of(tmp_path)) from exc
-    assert healthcheck(images["predict-api"], predict_api, api_environment) == 0
+    assert healthcheck(images["predict-api"], predict_api, api_environment) == (0, "")
     assert get_json(predict_api.url + "/healthz")[0] == 200
     status, answer = get_json(predict_api.url + "/predict", "POST", sample_rows(1)[0])
     assert status == 200, answer
@@ -211,13 +224,17 @@ def test_pinned_model_server_serves_the_file_the_one_shot_printed(
     )
     model_server = start(images["model-server"], environment)
     model_server.wait_ready(timeout=90, path="/readyz")
-    assert healthcheck(images["model-server"], model_server, environment) == 0
+    assert healthcheck(images["model-server"], model_server, environment) == (0, "")
     status, ready = get_json(model_server.url + "/readyz")
     assert (status, ready["mode"], ready["version"]) == (200, "pinned", published.version)
 
 
 def test_pinned_model_server_refuses_a_wrong_hash(
-    published: Published, compose: dict[str, Any], images: dict[str, Image], start: Any
+    published: Published,
+    compose: dict[str, Any],
+    images: dict[str, Image],
+    start: Any,
+    tmp_path: Path,
 ) -> None:
     wrong = "0" * 64
     environment = local_environment(
@@ -230,3 +247,28 @@ def test_pinned_model_server_refuses_a_wrong_hash(
     model_server = start(images["model-server"], environment)
     assert model_server.process is not None
     assert model_server.process.wait(timeout=60) == 1
+    expected = f"artifact integrity check failed: expected sha256 {wrong}, got sha256 "
+    assert expected + published.version in log_of(tmp_path)
+    code, reason = healthcheck(images["model-server"], model_server, environment)
+    assert code == 1
+    assert re.fullmatch(
+        r"unhealthy: GET http://127\.0\.0\.1:\d+/readyz failed: .*Connection refused\n", reason
+    ), reason
+
+
+def test_healthcheck_fails_while_the_predict_api_has_no_model(
+    compose: dict[str, Any], images: dict[str, Image], start: Any, tmp_path: Path
+) -> None:
+    environment = local_environment(
+        images["predict-api"],
+        compose["services"]["predict-api"],
+        {CACHE_IN_CONTAINER: tmp_path / "cache"},
+        MODEL_SERVER_URL=f"http://{HOST}:{free_port(HOST)}",  # no model server there
+    )
+    predict_api = start(images["predict-api"], environment)
+    predict_api.wait_ready(timeout=90, path="/healthz")  # up, but it has no model to serve
+    code, reason = healthcheck(images["predict-api"], predict_api, environment)
+    assert code == 1
+    assert re.fullmatch(
+        r"unhealthy: http://127\.0\.0\.1:\d+/readyz answered 503: \{.*\"not ready\".*\n", reason
+    ), reason

@@ -6,17 +6,19 @@ import copy
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import crossplane  # type: ignore[import-untyped]
 import jsonschema
 import pytest
 
+from loanapp.errors import InvalidInputError
+from loanapp.healthcheck import URL_VARIABLE
 from loanapp.services import SERVICES
 from loanapp.settings import Settings, load_settings
 from tests.deploy.manifests import (
     COMPOSE_FILE,
-    COMPOSE_SCHEMA,
     DEPLOY,
     DOCKERFILE,
     NGINX_CONF,
@@ -26,8 +28,11 @@ from tests.deploy.manifests import (
     MissingVariableError,
     compose_argv,
     compose_environment,
+    compose_health_test,
     interpolate,
+    load_compose_schema,
     parse_loanapp,
+    settings_not_taken,
     unknown_variables,
     urls_in,
 )
@@ -39,10 +44,26 @@ VARIABLES = {"LOANAPP_ADMIN_TOKEN": "compose-test-admin-token-0123456789"}
 
 
 def validator() -> jsonschema.protocols.Validator:
-    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    """A validator for the Compose Specification schema, itself checked against its meta-schema."""
+    schema = load_compose_schema()
+    assert schema["title"] == "Compose Specification"
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     validator_class = jsonschema.validators.validator_for(schema)
+    assert validator_class is jsonschema.Draft202012Validator
     validator_class.check_schema(schema)
     return validator_class(schema)
+
+
+def schema_errors(document: dict[str, Any]) -> list[str]:
+    """Every error the schema finds, as `path: message`, the alternatives of anyOf/oneOf too."""
+    found: list[str] = []
+    pending = list(validator().iter_errors(document))
+    while pending:
+        error = pending.pop()
+        where = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        found.append(f"{where}: {error.message}")
+        pending += error.context or []
+    return sorted(found)
 
 
 def image_target(service: dict[str, Any]) -> str | None:
@@ -56,6 +77,12 @@ def image_target(service: dict[str, Any]) -> str | None:
     return target
 
 
+def image_of_service(service: dict[str, Any], images: dict[str, Image]) -> Image | None:
+    """The image a service runs, if it is one of ours."""
+    target = image_target(service)
+    return None if target is None else images[target]
+
+
 def settings_class_of(service: dict[str, Any], images: dict[str, Image]) -> type[Settings]:
     """ModelServerSettings or PredictApiSettings for a service, Settings for a CLI command."""
     target = image_target(service)
@@ -67,29 +94,45 @@ def settings_class_of(service: dict[str, Any], images: dict[str, Image]) -> type
 
 
 def test_valid_against_the_compose_specification(compose: dict[str, Any]) -> None:
-    errors = sorted(validator().iter_errors(compose), key=lambda e: list(e.absolute_path))
-    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
+    assert schema_errors(compose) == []
+    # The same validation rejects a copy with one unknown key: it checks, it does not just pass.
+    broken = copy.deepcopy(compose) | {"servces": {}}
+    assert schema_errors(broken) == [
+        "(top level): 'servces' does not match any of the regexes: '^x-'"
+    ]
 
 
 @pytest.mark.parametrize(
-    ("mistake", "where"),
+    ("mistake", "expected"),
     [
-        (lambda c: c["services"]["proxy"].update(bogus=1), "an unknown key"),
+        (
+            lambda c: c["services"]["proxy"].update(bogus=1),
+            "services.proxy: Unevaluated properties are not allowed ('bogus' was unexpected)",
+        ),
         (
             lambda c: c["services"]["proxy"]["depends_on"]["predict-api"].update(
                 condition="service_ready"
             ),
-            "an unknown depends_on condition",
+            "services.proxy.depends_on.predict-api.condition: 'service_ready' is not one of "
+            "['service_started', 'service_healthy', 'service_completed_successfully']",
         ),
-        (lambda c: c["volumes"].update({"bad name!": None}), "a bad volume name"),
+        (
+            lambda c: c["volumes"].update({"bad name!": None}),
+            "volumes: 'bad name!' does not match any of the regexes: '^[a-zA-Z0-9._-]+$'",
+        ),
+        (
+            lambda c: c["services"]["predict-api"].update(healthcheck={"interval": 10}),
+            "services.predict-api.healthcheck.interval: 10 is not of type 'string'",
+        ),
     ],
+    ids=["unknown-key", "depends-on-condition", "volume-name", "duration-without-unit"],
 )
 def test_the_schema_catches_mistakes(
-    compose: dict[str, Any], mistake: Callable[[dict[str, Any]], None], where: str
+    compose: dict[str, Any], mistake: Callable[[dict[str, Any]], None], expected: str
 ) -> None:
     broken = copy.deepcopy(compose)
     mistake(broken)
-    assert list(validator().iter_errors(broken)), f"the schema accepted {where}"
+    assert expected in schema_errors(broken)
 
 
 def test_no_version_key_and_a_project_name(compose: dict[str, Any]) -> None:
@@ -125,8 +168,12 @@ def test_environment_names_are_real_settings(
     compose: dict[str, Any], images: dict[str, Image], name: str
 ) -> None:
     service = compose["services"][name]
+    settings_class = settings_class_of(service, images)
     names = set(compose_environment(service))
-    assert not unknown_variables(names, settings_class_of(service, images))
+    assert "LOANAPP_STORE" in names or "MODEL_SERVER_URL" in names, names
+    assert unknown_variables(names, settings_class) == set()
+    # A misspelt name would be reported.
+    assert unknown_variables(names | {"LOANAPP_STORE_URL"}, settings_class) == {"LOANAPP_STORE_URL"}
 
 
 @pytest.mark.parametrize("name", LOANAPP_SERVICES)
@@ -150,8 +197,18 @@ def test_environment_values_load_as_settings(
         if value is not None or key in variables
     }
     image = images[image_target(service) or ""]
-    environment_of(image.env | values)
-    load_settings(settings_class_of(service, images))  # InvalidInputError names the variable
+    environment = image.env | values
+    settings_class = settings_class_of(service, images)
+    environment_of(environment)
+    settings = load_settings(settings_class)
+    assert settings_not_taken(settings, environment) == {}
+    # A value the settings refuse stops the container, with the setting named.
+    environment_of({"LOANAPP_ENVIRONMENT": "staging"})
+    with pytest.raises(
+        InvalidInputError,
+        match=r"^invalid configuration: environment: Input should be 'development' or 'production'",
+    ):
+        load_settings(settings_class)
 
 
 def test_admin_token_comes_from_the_environment_only(compose: dict[str, Any]) -> None:
@@ -159,7 +216,9 @@ def test_admin_token_comes_from_the_environment_only(compose: dict[str, Any]) ->
     token = environment["LOANAPP_ADMIN_TOKEN"]
     assert token is not None
     assert re.fullmatch(r"\$\{LOANAPP_ADMIN_TOKEN:\?[^}]+\}", token)
-    with pytest.raises(MissingVariableError):
+    with pytest.raises(
+        MissingVariableError, match=r"^LOANAPP_ADMIN_TOKEN: set LOANAPP_ADMIN_TOKEN in deploy/\.env"
+    ):
         interpolate(token, {})
     for name, service in compose["services"].items():
         for key, value in compose_environment(service).items():
@@ -190,7 +249,7 @@ def test_store_is_a_named_volume_shared_with_the_one_shot(
 
 
 @pytest.mark.parametrize("name", ["model-server", "predict-api"])
-def test_services_run_the_image_command_and_check_its_port(
+def test_services_run_the_image_command_and_health_check(
     compose: dict[str, Any], images: dict[str, Image], routes: dict[str, set[str]], name: str
 ) -> None:
     service = compose["services"][name]
@@ -201,26 +260,37 @@ def test_services_run_the_image_command_and_check_its_port(
     assert (command, params["service"]) == ("serve", name)
     port = params["port"]
     assert service["expose"] == [str(port)]
-    test = service["healthcheck"]["test"]
-    assert test[0] == "CMD"
-    assert test[1:] == image.healthcheck, "the same check as the image's HEALTHCHECK"
-    (url,) = urls_in(test)
-    assert url.startswith(f"http://127.0.0.1:{port}/")
+    # The image's HEALTHCHECK is the check; compose writes neither its command nor its URL again.
+    assert "healthcheck" not in service, "the image's HEALTHCHECK applies, timings included"
+    assert URL_VARIABLE not in compose_environment(service)
+    assert compose_health_test(service, image) == ["CMD", "python", "-m", "loanapp.healthcheck"]
+    url = image.env[URL_VARIABLE]
+    assert url.startswith(f"http://127.0.0.1:{port}/"), "it asks the port compose runs it on"
     assert url.removeprefix(f"http://127.0.0.1:{port}") in routes[name]
 
 
-def test_start_order_waits_on_health_and_on_the_one_shot(compose: dict[str, Any]) -> None:
+def test_start_order_waits_on_health_and_on_the_one_shot(
+    compose: dict[str, Any], images: dict[str, Image]
+) -> None:
     services = compose["services"]
     assert services["model-server"]["depends_on"][ONE_SHOT] == {
         "condition": "service_completed_successfully"
     }
     assert services["predict-api"]["depends_on"]["model-server"]["condition"] == "service_healthy"
     assert services["proxy"]["depends_on"]["predict-api"]["condition"] == "service_healthy"
-    for name, service in services.items():
+    waited_on = set()
+    for service in services.values():
         for dependency, rule in service.get("depends_on", {}).items():
             if rule["condition"] == "service_healthy":
-                assert "healthcheck" in services[dependency], f"{name} waits on {dependency}"
+                waited_on.add(dependency)
+    assert waited_on == {"model-server", "predict-api", "s3"}
+    for name in waited_on:
+        test = compose_health_test(services[name], image_of_service(services[name], images))
+        assert test is not None, f"{name} is waited on for its health but has no health check"
+        assert test[0] == "CMD", test
     assert services[ONE_SHOT]["restart"] == "no"
+    # The one-shot runs the model server's image but serves nothing: its check is off.
+    assert compose_health_test(services[ONE_SHOT], images["model-server"]) is None
 
 
 def test_predict_api_finds_the_model_server(compose: dict[str, Any]) -> None:
@@ -230,11 +300,43 @@ def test_predict_api_finds_the_model_server(compose: dict[str, Any]) -> None:
     assert services["model-server"]["expose"] == [str(SERVICES["model-server"].port)]
 
 
-def test_proxy_balances_over_the_predict_api_replicas(compose: dict[str, Any]) -> None:
-    parsed = crossplane.parse(
-        str(NGINX_CONF), check_ctx=True, check_args=True, single=True, strict=True
+def parse_nginx(path: Path) -> dict[str, Any]:
+    """crossplane's parse of an nginx config, with directive, context and argument checks."""
+    parsed: dict[str, Any] = crossplane.parse(
+        str(path), check_ctx=True, check_args=True, single=True, strict=True
     )
-    assert parsed["status"] == "ok", parsed["errors"]
+    return parsed
+
+
+@pytest.mark.parametrize(
+    ("mistake", "expected"),
+    [
+        (("listen 8080;", "listne 8080;"), 'unknown directive "listne"'),
+        (("worker_processes auto;", "listen 8080;"), '"listen" directive is not allowed here'),
+        (
+            ("server_tokens off;", "server_tokens;"),
+            'invalid number of arguments in "server_tokens"',
+        ),
+    ],
+    ids=["unknown-directive", "wrong-context", "wrong-arguments"],
+)
+def test_nginx_parser_checks_for_real(
+    tmp_path: Path, mistake: tuple[str, str], expected: str
+) -> None:
+    """The same parse rejects a broken copy of nginx.conf, so its 'ok' means something."""
+    text = NGINX_CONF.read_text()
+    assert text.count(mistake[0]) == 1, mistake
+    broken = tmp_path / NGINX_CONF.name
+    broken.write_text(text.replace(*mistake))
+    parsed = parse_nginx(broken)
+    assert parsed["status"] == "failed"
+    (error,) = parsed["errors"]
+    assert error["error"].startswith(expected), error
+
+
+def test_proxy_balances_over_the_predict_api_replicas(compose: dict[str, Any]) -> None:
+    parsed = parse_nginx(NGINX_CONF)
+    assert (parsed["status"], parsed["errors"]) == ("ok", [])
     directives = list(_walk(parsed["config"][0]["parsed"]))
     upstream_servers = [d["args"] for d in directives if d["directive"] == "server" and d["args"]]
     assert upstream_servers == [[f"predict-api:{SERVICES['predict-api'].port}", "resolve"]]

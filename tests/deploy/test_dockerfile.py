@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from loanapp import healthcheck
 from loanapp.services import SERVICES
 from tests.deploy.manifests import (
     DOCKERFILE,
@@ -22,7 +23,6 @@ from tests.deploy.manifests import (
     stage_chain,
     tool,
     unknown_variables,
-    urls_in,
 )
 
 TARGETS = sorted(SERVICES)
@@ -126,19 +126,38 @@ def test_command_is_loanapp_serve_on_the_exposed_port(
     assert image.exposed == [params["port"]]
 
 
+def test_one_healthcheck_in_the_shared_runtime(stages: dict[str, Stage]) -> None:
+    declared = {
+        name: [rest for keyword, rest in stage.instructions if keyword == "HEALTHCHECK"]
+        for name, stage in stages.items()
+    }
+    assert {name: len(found) for name, found in declared.items() if found} == {"runtime": 1}
+
+
 @pytest.mark.parametrize("target", TARGETS)
-def test_healthcheck_asks_a_real_route_with_urllib(
+def test_healthcheck_runs_the_module_on_a_real_route(
     images: dict[str, Image], routes: dict[str, set[str]], target: str
 ) -> None:
     image = images[target]
-    assert image.healthcheck[:2] == ["python", "-c"], "no curl in slim images: urllib"
-    assert "urllib.request" in image.healthcheck[2]
-    (url,) = urls_in(image.healthcheck)
+    assert image.healthcheck == ["python", "-m", healthcheck.__name__], "no curl in slim images"
+    url = image.env[healthcheck.URL_VARIABLE]
     match = re.fullmatch(r"http://127\.0\.0\.1:(\d+)(/\S*)", url)
     assert match, url
     assert int(match.group(1)) == int(option_value(image.argv, "--port"))
+    assert match.group(2) == "/readyz"
     assert match.group(2) in routes[target]
-    assert {"interval", "timeout", "start-period", "retries"} <= set(image.healthcheck_options)
+    options = image.healthcheck_options
+    assert {"interval", "timeout", "start-period", "retries"} <= set(options)
+    # The module gives up, with its reason, before Docker would kill it without one.
+    assert duration_seconds(options["timeout"]) > healthcheck.DEFAULT_TIMEOUT_SECONDS
+
+
+def duration_seconds(text: str) -> float:
+    """A Dockerfile duration such as 3s, 500ms or 1m30s, in seconds."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", text)
+    assert "".join(number + unit for number, unit in parts) == text, text
+    return sum(float(number) * units[unit] for number, unit in parts)
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 
+from loanapp.errors import InvalidInputError
 from loanapp.services import SERVICES
 from loanapp.settings import Settings, load_settings
 from tests.deploy.manifests import (
@@ -23,6 +25,7 @@ from tests.deploy.manifests import (
     named_port,
     option_value,
     pod_containers,
+    settings_not_taken,
     unknown_variables,
 )
 
@@ -99,13 +102,76 @@ def test_renders_the_expected_objects(
     assert not [o for o in objects if o["kind"] == "Secret"], "secrets are never committed"
 
 
+def schema_error(item: dict[str, Any], version: str) -> str | None:
+    """Why the strict schema of that Kubernetes version rejects an object (`path: message`), or
+    None when it accepts it; the schema used must be the one of the version asked for."""
+    reason = None
+    try:
+        used = kubernetes_validate.validate(item, version, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        used = error.version
+        where = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        reason = f"{where}: {error.message}"
+    assert used == major_minor(version), f"validated against {used}, not {version}"
+    return reason
+
+
+def major_minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
 @overlays
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 def test_valid_against_the_kubernetes_schemas(
     rendered: dict[str, list[dict[str, Any]]], overlay: str, version: str
 ) -> None:
+    errors = {
+        f"{item['kind']}/{item['metadata']['name']}": schema_error(item, version)
+        for item in rendered[overlay]
+    }
+    assert len(errors) == len(rendered[overlay])
+    assert {name: error for name, error in errors.items() if error is not None} == {}
+    # The same validation rejects each object with one unknown field: it checks, not just passes.
     for item in rendered[overlay]:
-        kubernetes_validate.validate(item, version, strict=True)
+        assert schema_error(item | {"bogus": 1}, version) == (
+            "(top level): Additional properties are not allowed ('bogus' was unexpected)"
+        ), item["kind"]
+
+
+def first_container(item: dict[str, Any]) -> dict[str, Any]:
+    container: dict[str, Any] = item["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+@pytest.mark.parametrize(
+    ("mistake", "expected"),
+    [
+        (
+            lambda d: d["spec"].update(replica=2),
+            "spec: Additional properties are not allowed ('replica' was unexpected)",
+        ),
+        (
+            lambda d: d["spec"].update(replicas="two"),
+            "spec.replicas: 'two' is not of type 'integer', 'null'",
+        ),
+        (
+            lambda d: first_container(d).pop("name"),
+            "spec.template.spec.containers.0: 'name' is a required property",
+        ),
+    ],
+    ids=["unknown-field", "wrong-type", "missing-field"],
+)
+def test_the_schemas_catch_mistakes(
+    rendered: dict[str, list[dict[str, Any]]],
+    mistake: Callable[[dict[str, Any]], object],
+    expected: str,
+    version: str,
+) -> None:
+    """The same validation rejects a broken copy of a rendered Deployment, with the reason."""
+    broken = copy.deepcopy(find(rendered["local"], "Deployment", "predict-api"))
+    mistake(broken)
+    assert schema_error(broken, version) == expected
 
 
 @overlays
@@ -160,8 +226,9 @@ def test_environment_names_are_real_settings(
             (False, c) for c in pod["containers"]
         ]:
             names = set(container_environment(container, objects))
+            assert "LOANAPP_ENVIRONMENT" in names, container["name"]
             unknown = unknown_variables(names, settings_of(container, init))
-            assert not unknown, f"{container['name']}: {unknown}"
+            assert unknown == set(), container["name"]
 
 
 @overlays
@@ -172,15 +239,26 @@ def test_environment_values_load_as_settings(
     overlay: str,
 ) -> None:
     objects = rendered[overlay]
+    checked = set()
     for workload in deployments(objects):
         pod = workload["spec"]["template"]["spec"]
         for init, container in [(True, c) for c in pod.get("initContainers", [])] + [
             (False, c) for c in pod["containers"]
         ]:
-            environment_of(
-                images[target_of(container)].env | container_environment(container, objects)
+            environment = images[target_of(container)].env | container_environment(
+                container, objects
             )
-            load_settings(settings_of(container, init))
+            environment_of(environment)
+            settings = load_settings(settings_of(container, init))
+            assert settings_not_taken(settings, environment) == {}, container["name"]
+            checked.add(container["name"])
+    assert checked == {"publish-default-model", "model-server", "predict-api"}
+    # A value the settings refuse stops the container, with the setting named.
+    environment_of({"LOANAPP_LOG_LEVEL": "LOUD"})
+    with pytest.raises(
+        InvalidInputError, match=r"^invalid configuration: log_level: Input should be 'DEBUG'"
+    ):
+        load_settings(Settings)
 
 
 @overlays
