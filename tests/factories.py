@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from sklearn.preprocessing import FunctionTransformer
 
 from loanapp.artifacts import (
     ArtifactMetadata,
@@ -12,6 +15,12 @@ from loanapp.artifacts import (
     compute_version,
     load_model,
     read_compiled,
+)
+from loanapp.errors import (
+    ArtifactBehaviourError,
+    ArtifactError,
+    IncompatibleArtifactError,
+    UntrustedArtifactError,
 )
 from loanapp.training.data import Dataset, load_dataset
 from loanapp.training.options import TrainingOptions
@@ -57,3 +66,42 @@ def rebuild(artifact: bytes, estimator: Any = None, **metadata_updates: Any) -> 
     updates = {"compiled": compiled.kind if compiled else None} | metadata_updates
     metadata = ArtifactMetadata.model_validate(model.metadata.model_dump() | updates)
     return build_artifact(model.estimator if estimator is None else estimator, metadata, compiled)
+
+
+def with_other_scikit_learn(artifact: bytes, version: str = "0.24.2") -> bytes:
+    """A well-formed artifact whose metadata says it was trained with another scikit-learn."""
+    metadata = load_model(artifact, compute_version(artifact)).metadata
+    return rebuild(artifact, libraries=metadata.libraries | {"scikit-learn": version})
+
+
+def with_drifted_reference_rows(artifact: bytes, shift: float = 0.01) -> bytes:
+    """A well-formed artifact whose model no longer gives its recorded reference probabilities."""
+    reference = load_model(artifact, compute_version(artifact)).metadata.reference
+    shifted = tuple((p0 - shift, p1 + shift) for p0, p1 in reference.probabilities)
+    return rebuild(artifact, reference=reference.model_dump() | {"probabilities": shifted})
+
+
+def with_untrusted_type(artifact: bytes) -> bytes:
+    """A well-formed artifact whose skops model holds a type outside the allow-list (os.system)."""
+    return rebuild(artifact, estimator=FunctionTransformer(func=os.system))
+
+
+# Well-formed artifacts (hash, zip and metadata all fine) whose model must not load, by what is
+# wrong with them: how to make one from a good artifact, the error, and the start of its message.
+UNLOADABLE: dict[str, tuple[Callable[[bytes], bytes], type[ArtifactError], str]] = {
+    "other-scikit-learn": (
+        with_other_scikit_learn,
+        IncompatibleArtifactError,
+        "artifact was trained with scikit-learn 0.24.2 but scikit-learn",
+    ),
+    "drifted-reference-rows": (
+        with_drifted_reference_rows,
+        ArtifactBehaviourError,
+        "loaded model does not reproduce its reference rows: largest probability difference 0.01",
+    ),
+    "untrusted-type": (
+        with_untrusted_type,
+        UntrustedArtifactError,
+        "artifact contains types that loanapp does not load: posix.system",
+    ),
+}

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import zipfile
 
 import numpy as np
 import pytest
 import sklearn
-from sklearn.preprocessing import FunctionTransformer
 
 from loanapp.artifacts import METADATA_MEMBER, compute_version, load_model, read_metadata
 from loanapp.errors import (
@@ -21,7 +19,11 @@ from loanapp.errors import (
     UntrustedArtifactError,
 )
 from loanapp.training.train import TrainingResult
-from tests.factories import rebuild
+from tests.factories import (
+    with_drifted_reference_rows,
+    with_other_scikit_learn,
+    with_untrusted_type,
+)
 
 
 def test_version_is_sha256_of_the_bytes(logreg: TrainingResult) -> None:
@@ -54,8 +56,7 @@ def test_one_changed_byte_fails_with_both_hashes(logreg: TrainingResult) -> None
 
 
 def test_other_scikit_learn_version_is_refused(logreg: TrainingResult) -> None:
-    metadata = load_model(logreg.artifact, logreg.version).metadata
-    old = rebuild(logreg.artifact, libraries=metadata.libraries | {"scikit-learn": "0.24.2"})
+    old = with_other_scikit_learn(logreg.artifact, "0.24.2")
     with pytest.raises(IncompatibleArtifactError) as caught:
         load_model(old, compute_version(old))
     assert "scikit-learn 0.24.2" in caught.value.message
@@ -63,7 +64,7 @@ def test_other_scikit_learn_version_is_refused(logreg: TrainingResult) -> None:
 
 
 def test_untrusted_types_are_refused_by_name(logreg: TrainingResult) -> None:
-    malicious = rebuild(logreg.artifact, estimator=FunctionTransformer(func=os.system))
+    malicious = with_untrusted_type(logreg.artifact)
     with pytest.raises(UntrustedArtifactError) as caught:
         load_model(malicious, compute_version(malicious))
     assert "system" in caught.value.message
@@ -79,11 +80,7 @@ def test_gbm_loads_only_because_its_tree_type_is_allowed(
 
 
 def test_model_that_drifted_from_its_reference_rows_is_refused(logreg: TrainingResult) -> None:
-    metadata = load_model(logreg.artifact, logreg.version).metadata
-    shifted = tuple((p0 - 0.01, p1 + 0.01) for p0, p1 in metadata.reference.probabilities)
-    drifted = rebuild(
-        logreg.artifact, reference=metadata.reference.model_dump() | {"probabilities": shifted}
-    )
+    drifted = with_drifted_reference_rows(logreg.artifact, shift=0.01)
     with pytest.raises(ArtifactBehaviourError, match=r"largest probability difference 0\.01"):
         load_model(drifted, compute_version(drifted))
 

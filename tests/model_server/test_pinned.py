@@ -55,19 +55,37 @@ def test_pinned_serves_the_file(pinned_client: FlaskClient, logreg: TrainingResu
 
 
 @pytest.mark.parametrize(
-    ("path", "status"),
+    ("path", "status", "error_type", "message"),
     [
-        ("/v1/models/other/current", 404),
-        (f"/v1/models/loan/versions/{'0' * 64}/artifact", 404),
-        (f"/v1/models/loan/versions/{'0' * 64}", 404),
-        ("/v1/models/loan/versions/abc", 400),
-        ("/v1/models/loan/aliases/staging", 404),
+        ("/v1/models/other/current", 404, "ModelNotFoundError", "no model named 'other'"),
+        (
+            f"/v1/models/loan/versions/{'0' * 64}/artifact",
+            404,
+            "VersionNotFoundError",
+            f"model 'loan' has no version '{'0' * 64}'",
+        ),
+        (
+            f"/v1/models/loan/versions/{'0' * 64}",
+            404,
+            "VersionNotFoundError",
+            f"model 'loan' has no version '{'0' * 64}'",
+        ),
+        ("/v1/models/loan/versions/abc", 400, "InvalidInputError", "'abc' is not a version"),
+        (
+            "/v1/models/loan/aliases/staging",
+            404,
+            "AliasNotFoundError",
+            "model 'loan' has no alias 'staging'",
+        ),
     ],
 )
 def test_pinned_answers_only_for_its_version(
-    pinned_client: FlaskClient, path: str, status: int
+    pinned_client: FlaskClient, path: str, status: int, error_type: str, message: str
 ) -> None:
-    assert pinned_client.get(path).status_code == status
+    response = pinned_client.get(path)
+    assert response.status_code == status
+    assert json_of(response)["type"] == error_type
+    assert json_of(response)["error"].startswith(message)
 
 
 def test_pinned_long_poll_times_out(pinned_client: FlaskClient, logreg: TrainingResult) -> None:
@@ -94,6 +112,7 @@ def test_pinned_refuses_writes(
 ) -> None:
     response = getattr(pinned_client, method)(path, headers=AUTH, **kwargs)
     assert response.status_code == 409
+    assert json_of(response)["type"] == "ConflictError"
     assert json_of(response)["error"].startswith("pinned mode: the model server serves MODEL_URI")
     assert "restart it with a new MODEL_URI and MODEL_SHA256" in json_of(response)["error"]
 

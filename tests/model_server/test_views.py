@@ -19,7 +19,7 @@ from loanapp.model_server.state import ModelServerState
 from loanapp.store.registry import ModelRegistry
 from loanapp.training.train import TrainingResult
 from loanapp.web import get_state
-from tests.factories import rebuild
+from tests.factories import UNLOADABLE, rebuild
 from tests.model_server.conftest import AUTH, TOKEN, json_of
 
 
@@ -79,18 +79,31 @@ def test_current_answers_304_when_the_client_knows_it(
 
 
 @pytest.mark.parametrize(
-    ("path", "status", "message"),
+    ("path", "status", "error_type", "message"),
     [
-        ("/v1/models/nope/current", 404, "no model named 'nope'"),
-        ("/v1/models/Bad%20Name/current", 400, "invalid model name 'Bad Name'"),
-        ("/v1/models/loan/current?wait=soon", 400, "wait must be a number of seconds >= 0"),
-        ("/v1/models/loan/current?wait=-1", 400, "got '-1'"),
-        ("/v1/models/loan/current?wait=nan", 400, "got 'nan'"),
+        ("/v1/models/nope/current", 404, "ModelNotFoundError", "no model named 'nope'"),
+        (
+            "/v1/models/Bad%20Name/current",
+            400,
+            "InvalidInputError",
+            "invalid model name 'Bad Name'",
+        ),
+        (
+            "/v1/models/loan/current?wait=soon",
+            400,
+            "InvalidInputError",
+            "wait must be a number of seconds >= 0",
+        ),
+        ("/v1/models/loan/current?wait=-1", 400, "InvalidInputError", "got '-1'"),
+        ("/v1/models/loan/current?wait=nan", 400, "InvalidInputError", "got 'nan'"),
     ],
 )
-def test_current_errors(client: FlaskClient, path: str, status: int, message: str) -> None:
+def test_current_errors(
+    client: FlaskClient, path: str, status: int, error_type: str, message: str
+) -> None:
     response = client.get(path)
     assert response.status_code == status
+    assert json_of(response)["type"] == error_type
     assert message in json_of(response)["error"]
 
 
@@ -109,7 +122,12 @@ def test_alias_record(client: FlaskClient, versions: list[str]) -> None:
     assert [(c["action"], c["version"], c["by"]) for c in body["history"]] == [
         ("promote", versions[0], "alice")
     ]
-    assert client.get("/v1/models/loan/aliases/staging").status_code == 404
+    missing = client.get("/v1/models/loan/aliases/staging")
+    assert missing.status_code == 404
+    assert json_of(missing) == {
+        "error": "model 'loan' has no alias 'staging'; promote a version first",
+        "type": "AliasNotFoundError",
+    }
 
 
 def test_list_versions_summaries(
@@ -141,8 +159,17 @@ def test_get_version_by_prefix(client: FlaskClient, versions: list[str]) -> None
     body = json_of(client.get(f"/v1/models/loan/versions/{versions[1][:8]}"))
     assert body["version"] == versions[1]
     assert body["metadata"]["model_type"] == "logreg-copy"
-    assert client.get(f"/v1/models/loan/versions/{versions[1][:5]}").status_code == 400
-    assert client.get(f"/v1/models/loan/versions/{'0' * 64}").status_code == 404
+    too_short = client.get(f"/v1/models/loan/versions/{versions[1][:5]}")
+    assert too_short.status_code == 400
+    assert json_of(too_short)["type"] == "InvalidInputError"
+    assert "at least 6 of its leading hex digits" in json_of(too_short)["error"]
+    unknown = "0" * 64
+    missing = client.get(f"/v1/models/loan/versions/{unknown}")
+    assert missing.status_code == 404
+    assert json_of(missing) == {
+        "error": f"model 'loan' has no version '{unknown}'",
+        "type": "VersionNotFoundError",
+    }
 
 
 def test_artifact_download_and_304(
@@ -169,8 +196,13 @@ def test_artifact_needs_a_full_version_of_this_model(
     prefix = client.get(f"/v1/models/loan/versions/{versions[0][:10]}/artifact")
     assert prefix.status_code == 400
     assert "64 lowercase hex digits" in json_of(prefix)["error"]
+    assert json_of(prefix)["type"] == "InvalidInputError"
     foreign = client.get(f"/v1/models/loan/versions/{other}/artifact")
     assert foreign.status_code == 404
+    assert json_of(foreign) == {
+        "error": f"model 'loan' has no version '{other}'",
+        "type": "VersionNotFoundError",
+    }
     assert client.get(f"/v1/models/other/versions/{other}/artifact").status_code == 200
 
 
@@ -183,6 +215,7 @@ def test_artifact_with_changed_bytes_in_store_is_refused(
     blob.write_bytes(bytes(tampered))
     response = client.get(f"/v1/models/loan/versions/{versions[1]}/artifact")
     assert response.status_code == 422
+    assert json_of(response)["type"] == "ArtifactIntegrityError"
     assert f"expected sha256 {versions[1]}" in json_of(response)["error"]
     assert compute_version(bytes(tampered)) in json_of(response)["error"]
 
@@ -200,19 +233,37 @@ WRITES = [
 
 @pytest.mark.parametrize(("method", "path", "kwargs"), WRITES)
 @pytest.mark.parametrize(
-    "authorization", [None, "Bearer wrong-token", f"Basic {TOKEN}", f"Bearer {TOKEN}x"]
+    "authorization",
+    [
+        pytest.param(None, id="no-header"),
+        pytest.param("", id="empty-header"),
+        pytest.param("Bearer wrong-token", id="wrong-token"),
+        pytest.param(f"Basic {TOKEN}", id="basic-scheme"),
+        pytest.param(f"Bearer {TOKEN}x", id="token-and-more"),
+        # An empty token never matches, whatever the configured one.
+        pytest.param("Bearer ", id="bearer-empty-token"),
+        pytest.param("Bearer", id="bearer-no-token"),
+        pytest.param("Bearer    ", id="bearer-blank-token"),
+        pytest.param(TOKEN, id="token-without-scheme"),
+    ],
 )
 def test_writes_need_the_admin_token(
     client: FlaskClient,
+    store_path: Path,
     method: str,
     path: str,
     kwargs: dict[str, object],
     authorization: str | None,
 ) -> None:
-    headers = {"Authorization": authorization} if authorization else {}
+    before = _files(store_path)
+    headers = {"Authorization": authorization} if authorization is not None else {}
     response = getattr(client, method)(path, headers=headers, **kwargs)
     assert response.status_code == 401
-    assert json_of(response)["type"] == "AuthenticationError"
+    assert json_of(response) == {
+        "error": "this endpoint needs 'Authorization: Bearer <LOANAPP_ADMIN_TOKEN>'",
+        "type": "AuthenticationError",
+    }
+    assert _files(store_path) == before
 
 
 @pytest.mark.parametrize(("method", "path", "kwargs"), WRITES)
@@ -226,6 +277,7 @@ def test_writes_are_off_without_a_configured_token(
     client = make_app(admin_token=None).test_client()
     response = getattr(client, method)(path, headers=AUTH, **kwargs)
     assert response.status_code == 403
+    assert json_of(response)["type"] == "AdminDisabledError"
     assert "LOANAPP_ADMIN_TOKEN" in json_of(response)["error"]
 
 
@@ -257,7 +309,40 @@ def test_upload_of_a_truncated_artifact_is_refused(
         headers=AUTH,
     )
     assert response.status_code == 422
+    assert json_of(response)["type"] == "ArtifactFormatError"
+    assert json_of(response)["error"].startswith("not a valid loanapp artifact: ")
     assert _files(store_path) == before
+
+
+@pytest.mark.parametrize("problem", UNLOADABLE)
+def test_upload_of_a_well_formed_artifact_whose_model_does_not_load_is_refused(
+    client: FlaskClient,
+    versions: list[str],
+    logreg: TrainingResult,
+    store_path: Path,
+    problem: str,
+) -> None:
+    make, error, message = UNLOADABLE[problem]
+    artifact = make(logreg.artifact)
+    before = _files(store_path)
+    response = client.post(
+        "/v1/models/loan/versions?alias=production",
+        data=artifact,
+        content_type="application/octet-stream",
+        headers=AUTH,
+    )
+    assert response.status_code == 422
+    assert json_of(response)["type"] == error.__name__
+    assert json_of(response)["error"].startswith(message)
+    assert _files(store_path) == before  # no blob, no version record, no alias change
+    version = compute_version(artifact)
+    assert json_of(client.get(f"/v1/models/loan/versions/{version}"))["type"] == (
+        "VersionNotFoundError"
+    )
+    assert [s["version"] for s in json_of(client.get("/v1/models/loan/versions"))["versions"]] == (
+        versions
+    )
+    assert json_of(client.get("/v1/models/loan/current"))["version"] == versions[0]
 
 
 def test_upload_publishes_and_optionally_promotes(
@@ -299,10 +384,20 @@ def test_upload_without_alias_does_not_promote(
 
 
 @pytest.mark.parametrize(
-    ("content_type", "query", "message"),
+    ("content_type", "query", "error_type", "message"),
     [
-        ("application/json", "", "Content-Type must be application/octet-stream"),
-        ("application/octet-stream", "?alias=Bad%20Alias", "invalid alias 'Bad Alias'"),
+        (
+            "application/json",
+            "",
+            "MalformedRequestError",
+            "Content-Type must be application/octet-stream",
+        ),
+        (
+            "application/octet-stream",
+            "?alias=Bad%20Alias",
+            "InvalidInputError",
+            "invalid alias 'Bad Alias'",
+        ),
     ],
 )
 def test_upload_request_errors(
@@ -312,6 +407,7 @@ def test_upload_request_errors(
     store_path: Path,
     content_type: str,
     query: str,
+    error_type: str,
     message: str,
 ) -> None:
     before = _files(store_path)
@@ -320,6 +416,7 @@ def test_upload_request_errors(
         f"/v1/models/loan/versions{query}", data=third, content_type=content_type, headers=AUTH
     )
     assert response.status_code == 400
+    assert json_of(response)["type"] == error_type
     assert message in json_of(response)["error"]
     assert _files(store_path) == before
 
@@ -335,7 +432,10 @@ def test_upload_over_the_size_limit_is_413(
         headers=AUTH,
     )
     assert response.status_code == 413
-    assert "1000 bytes" in json_of(response)["error"]
+    assert json_of(response) == {
+        "error": "request body is larger than the limit of 1000 bytes",
+        "type": "PayloadTooLargeError",
+    }
 
 
 def test_promote_and_rollback_record_the_actor(
@@ -384,6 +484,7 @@ def test_rollback_with_nothing_before_is_409(client: FlaskClient, versions: list
 def test_promote_body_errors(client: FlaskClient, body: object, message: str) -> None:
     response = client.put("/v1/models/loan/aliases/production", json=body, headers=AUTH)
     assert response.status_code == 400
+    assert json_of(response)["type"] == "MalformedRequestError"
     assert message in json_of(response)["error"]
 
 
@@ -394,6 +495,7 @@ def test_actor_header_is_limited(client: FlaskClient, versions: list[str]) -> No
         headers=AUTH | {"X-Loanapp-Actor": "x" * 101},
     )
     assert response.status_code == 400
+    assert json_of(response)["type"] == "MalformedRequestError"
     assert "longer than 100 characters" in json_of(response)["error"]
     assert json_of(client.get("/v1/models/loan/current"))["version"] == versions[0]
 
@@ -410,9 +512,9 @@ def test_create_app_reads_settings_from_the_environment(
         current = app.test_client().get("/v1/models/loan/current")
         assert json_of(current)["version"] == versions[0]
         # No token in the environment: writes are off.
-        assert (
-            app.test_client().post("/v1/models/loan/aliases/production/rollback").status_code == 403
-        )
+        refused = app.test_client().post("/v1/models/loan/aliases/production/rollback")
+        assert refused.status_code == 403
+        assert json_of(refused)["type"] == "AdminDisabledError"
     finally:
         get_state(app, ModelServerState).catalog.stop()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -45,18 +46,51 @@ def test_columnar_single_row_gives_the_same_answer(client: FlaskClient) -> None:
     assert columnar == record
 
 
-@pytest.mark.parametrize(("threshold", "expected"), [(0.0, 1), (0.999999, 0)])
-def test_label_follows_the_stored_threshold(
-    app: Flask, logreg: TrainingResult, threshold: float, expected: int
-) -> None:
+def _serve_with_threshold(app: Flask, logreg: TrainingResult, threshold: float) -> FlaskClient:
+    """Swap in the logreg model with another decision threshold; a client of the app."""
     metadata = load_model(logreg.artifact, logreg.version).metadata
     decision = metadata.decision.model_dump() | {"threshold": threshold}
     artifact = rebuild(logreg.artifact, decision=decision)
     slot: ModelSlot = get_state(app, PredictApiState).slot
     slot.swap(load_serving_model(artifact, compute_version(artifact), "test"))
-    body = app.test_client().post("/predict/batch", json=ROWS).get_json()
-    assert body["predictions"] == [expected] * len(ROWS)
-    assert body["threshold"] == threshold
+    return app.test_client()
+
+
+@pytest.mark.parametrize(("threshold", "expected"), [(0.0, 1), (0.999999, 0)])
+def test_label_follows_the_stored_threshold(
+    app: Flask, logreg: TrainingResult, threshold: float, expected: int
+) -> None:
+    body = _serve_with_threshold(app, logreg, threshold).post("/predict/batch", json=ROWS)
+    assert body.get_json()["predictions"] == [expected] * len(ROWS)
+    assert body.get_json()["threshold"] == threshold
+
+
+def test_predict_is_positive_when_the_probability_equals_the_threshold(
+    app: Flask, client: FlaskClient, logreg: TrainingResult
+) -> None:
+    p_bad = client.post("/predict", json=ROWS[0]).get_json()["predict_proba"][1]
+    body = _serve_with_threshold(app, logreg, p_bad).post("/predict", json=ROWS[0]).get_json()
+    assert body["threshold"] == p_bad
+    assert body["predict_proba"][1] == p_bad  # exactly at the threshold, to the last bit
+    assert body["classes"][body["prediction"]] == "bad"  # p(bad) >= threshold: positive
+    just_above = math.nextafter(p_bad, 1.0)
+    body = _serve_with_threshold(app, logreg, just_above).post("/predict", json=ROWS[0])
+    assert body.get_json()["classes"][body.get_json()["prediction"]] == "good"
+
+
+def test_batch_is_positive_where_the_probability_equals_the_threshold(
+    app: Flask, client: FlaskClient, logreg: TrainingResult
+) -> None:
+    p_bad = [p[1] for p in client.post("/predict/batch", json=ROWS).get_json()["predict_proba"]]
+    threshold = sorted(p_bad)[len(p_bad) // 2]  # one row's p(bad): rows on both sides of it
+    at_threshold = p_bad.index(threshold)
+    body = _serve_with_threshold(app, logreg, threshold).post("/predict/batch", json=ROWS)
+    answer = body.get_json()
+    assert answer["threshold"] == threshold
+    assert [p[1] for p in answer["predict_proba"]] == p_bad
+    assert answer["predictions"][at_threshold] == 1  # "bad", the positive class
+    assert answer["predictions"] == [1 if p >= threshold else 0 for p in p_bad]
+    assert set(answer["predictions"]) == {0, 1}
 
 
 def test_batch_answers_every_row_in_order(client: FlaskClient, logreg: TrainingResult) -> None:
@@ -81,7 +115,10 @@ def test_batch_columnar_form(client: FlaskClient) -> None:
 def test_batch_larger_than_the_limit_is_413(client: FlaskClient) -> None:
     response = client.post("/predict/batch", json=ROWS * 3)  # 60 rows, limit 50
     assert response.status_code == 413
-    assert "60" in response.get_json()["error"]
+    assert response.get_json() == {
+        "error": "batch size in rows is 60, more than the limit of 50",
+        "type": "PayloadTooLargeError",
+    }
 
 
 def test_body_larger_than_the_limit_is_413(client: FlaskClient) -> None:
@@ -105,6 +142,7 @@ def test_malformed_bodies_are_400(
 ) -> None:
     response = client.post("/predict", data=data, content_type=content_type)
     assert response.status_code == 400
+    assert response.get_json()["type"] == "MalformedRequestError"
     assert message in response.get_json()["error"]
 
 
@@ -112,6 +150,8 @@ def test_invalid_values_are_422_naming_row_and_field(client: FlaskClient) -> Non
     bad = dict(ROWS[0], term="term_99", int_rate=None)
     response = client.post("/predict", json=bad)
     assert response.status_code == 422
+    assert response.get_json()["type"] == "RequestValidationError"
+    assert response.get_json()["error"].startswith("2 invalid values in the request; first: row 0")
     problems = response.get_json()["problems"]
     assert {(p["row"], p["field"]) for p in problems} == {(0, "term"), (0, "int_rate")}
 
@@ -121,6 +161,7 @@ def test_nan_is_422_not_400(client: FlaskClient) -> None:
     assert "NaN" in body
     response = client.post("/predict", data=body, content_type="application/json")
     assert response.status_code == 422
+    assert response.get_json()["type"] == "RequestValidationError"
     assert any(p["field"] == "int_rate" for p in response.get_json()["problems"])
 
 
@@ -129,7 +170,10 @@ def test_no_model_yet_is_503_with_retry_after(empty_app: Flask) -> None:
     response = client.post("/predict", json=ROWS[0])
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "2"
-    assert "no model is loaded yet" in response.get_json()["error"]
+    assert response.get_json() == {
+        "error": "no model is loaded yet: waiting for the model server",
+        "type": "ModelNotReadyError",
+    }
     ready = client.get("/readyz")
     assert ready.status_code == 503
     assert ready.get_json()["status"] == "not ready"
@@ -152,10 +196,13 @@ def test_model_and_readyz_describe_the_served_version(
 def test_unknown_routes_and_methods_are_json(client: FlaskClient) -> None:
     missing = client.get("/nope")
     assert missing.status_code == 404
-    assert "error" in missing.get_json()
+    assert missing.get_json()["type"] == "NotFound"
+    assert "requested URL was not found" in missing.get_json()["error"]
     wrong_method = client.get("/predict")
     assert wrong_method.status_code == 405
+    assert wrong_method.get_json()["type"] == "MethodNotAllowed"
     assert "POST" in wrong_method.headers["Allow"]
+    assert wrong_method.mimetype == "application/json"
 
 
 def test_failed_update_keeps_the_model_and_shows_in_readyz(

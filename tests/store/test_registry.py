@@ -22,6 +22,7 @@ from loanapp.store.objects import ObjectStore
 from loanapp.store.registry import ModelRegistry
 from loanapp.store.uri import open_store
 from loanapp.training.train import TrainingResult
+from tests.factories import UNLOADABLE
 
 
 def test_publish_stores_blob_and_record(registry: ModelRegistry, logreg: TrainingResult) -> None:
@@ -41,6 +42,21 @@ def test_publish_refuses_what_does_not_load(registry: ModelRegistry) -> None:
     with pytest.raises(ArtifactFormatError):
         registry.publish(b"junk", actor="alice")
     assert registry.store.list("") == []
+
+
+@pytest.mark.parametrize("problem", UNLOADABLE)
+def test_publish_refuses_a_well_formed_artifact_whose_model_does_not_load(
+    registry: ModelRegistry, logreg: TrainingResult, problem: str
+) -> None:
+    make, error, message = UNLOADABLE[problem]
+    artifact = make(logreg.artifact)
+    with pytest.raises(error) as caught:
+        registry.publish(artifact, actor="alice", alias="production")
+    assert caught.value.message.startswith(message)
+    assert registry.store.list("") == []  # no blob, no version record, no alias
+    assert registry.list_models() == []
+    with pytest.raises(VersionNotFoundError):
+        registry.resolve_version("loan", compute_version(artifact))
 
 
 def test_publish_under_another_name(registry: ModelRegistry, logreg: TrainingResult) -> None:
