@@ -1,0 +1,357 @@
+"""The watcher: follows a model server whose answers the test scripts, one call at a time.
+
+The model server is a fake client (the one place these tests replace a collaborator: its
+transport is HTTP); the slot, the cache and the artifacts are real. Every call the watcher makes
+waits for the test to script its answer, as a held long-poll waits for a change, and tells the
+test that it was made: the tests synchronise on those calls, never on time.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from loanapp.artifacts import compute_version
+from loanapp.errors import UpstreamUnavailableError
+from loanapp.predict_api.cache import ArtifactCache
+from loanapp.predict_api.client import ModelServerClient
+from loanapp.predict_api.slot import ModelSlot
+from loanapp.predict_api.watcher import ModelWatcher
+from loanapp.training.train import TrainingResult
+from tests.factories import with_drifted_reference_rows, with_other_scikit_learn
+
+NAME = "loan"
+SERVER_URL = "http://model-server.test"
+WAIT_SECONDS = 0.02  # only passed on: the fake answers when the test says so
+JOIN_SECONDS = 30  # generous: only a broken watcher makes a wait last this long
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call the watcher made to the model server."""
+
+    method: str
+    version: str | None  # current_version: the version it knows; fetch_artifact: the one it wants
+    wait: float | None = None
+
+
+Answer = str | bytes | None | Exception
+
+
+class ScriptedModelServer:
+    """A model-server client: each call is announced to the test, then answered as scripted."""
+
+    def __init__(self) -> None:
+        self._calls: queue.Queue[Call] = queue.Queue()
+        self._answers: queue.Queue[Answer] = queue.Queue()
+        self._closed = threading.Event()
+        self.threads: set[threading.Thread] = set()
+
+    # -- the client's interface, called by the watcher's thread ----------------------------------
+
+    def current_version(
+        self, name: str, *, known: str | None = None, wait: float = 0.0
+    ) -> str | None:
+        """The next scripted answer: a version, None for "not changed", or an error."""
+        assert name == NAME
+        answer = self._answer(Call("current_version", known, wait))
+        assert answer is None or isinstance(answer, str)
+        return answer
+
+    def fetch_artifact(self, name: str, version: str) -> bytes:
+        """The next scripted answer: artifact bytes (verified or not), or an error."""
+        assert name == NAME
+        answer = self._answer(Call("fetch_artifact", version))
+        assert isinstance(answer, bytes)
+        return answer
+
+    # -- the test's side --------------------------------------------------------------------------
+
+    def next_call(self) -> Call:
+        """Wait for the watcher's next call."""
+        try:
+            return self._calls.get(timeout=JOIN_SECONDS)
+        except queue.Empty:
+            raise AssertionError("the watcher made no further call") from None
+
+    def answer(self, answer: Answer) -> None:
+        """Answer the call the watcher is waiting on (or its next one)."""
+        self._answers.put(answer)
+
+    def unseen_calls(self) -> list[Call]:
+        """Calls the watcher made that the test has not taken with `next_call`."""
+        calls = []
+        while not self._calls.empty():
+            calls.append(self._calls.get())
+        return calls
+
+    def close(self) -> None:
+        """From now on every call fails at once, so that a watcher left running ends."""
+        self._closed.set()
+        self._answers.put(UpstreamUnavailableError(SERVER_URL, "closed by the test"))
+
+    def join(self) -> None:
+        """Wait for the watcher's thread to end."""
+        for thread in self.threads:
+            thread.join(JOIN_SECONDS)
+
+    def _answer(self, call: Call) -> Answer:
+        self.threads.add(threading.current_thread())
+        if self._closed.is_set():
+            raise UpstreamUnavailableError(SERVER_URL, "closed by the test")
+        self._calls.put(call)
+        answer = self._answers.get()
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def unavailable(reason: str = "GET /v1/models/loan/current answered 503") -> Exception:
+    """The error the real client raises when the model server fails."""
+    return UpstreamUnavailableError(SERVER_URL, reason)
+
+
+@pytest.fixture
+def server() -> ScriptedModelServer:
+    """The fake model server, answering only what the test scripts."""
+    return ScriptedModelServer()
+
+
+@pytest.fixture
+def slot() -> ModelSlot:
+    """An empty model slot."""
+    return ModelSlot()
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> ArtifactCache:
+    """An empty artifact cache in a temporary folder."""
+    return ArtifactCache(tmp_path / "cache")
+
+
+@pytest.fixture
+def watcher(
+    server: ScriptedModelServer, slot: ModelSlot, cache: ArtifactCache
+) -> Iterator[ModelWatcher]:
+    """A watcher over the fake server, not started; stopped and its thread ended at teardown."""
+    watcher = ModelWatcher(
+        name=NAME,
+        # The watcher takes the concrete client; the fake has the two methods it calls.
+        client=cast(ModelServerClient, server),
+        slot=slot,
+        cache=cache,
+        wait_seconds=WAIT_SECONDS,
+        retry_max_seconds=0.01,
+    )
+    yield watcher
+    watcher.stop(timeout=0)
+    server.close()
+    server.join()
+
+
+def serve_first(server: ScriptedModelServer, result: TrainingResult) -> None:
+    """Script a start with nothing served: the server names `result`, and the watcher fetches it."""
+    assert server.next_call() == Call("current_version", None, 0.0)
+    server.answer(result.version)
+    assert server.next_call() == Call("fetch_artifact", result.version)
+    server.answer(result.artifact)
+    # Its next question names the version it now serves: the swap is done.
+    assert server.next_call() == Call("current_version", result.version, WAIT_SECONDS)
+
+
+def test_a_new_version_is_fetched_installed_and_cached(
+    watcher: ModelWatcher,
+    server: ScriptedModelServer,
+    slot: ModelSlot,
+    cache: ArtifactCache,
+    logreg: TrainingResult,
+    second_logreg: bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="loanapp.predict_api.watcher")
+    watcher.start()
+    serve_first(server, logreg)
+    assert slot.current is not None
+    assert (slot.current.version, slot.current.source) == (logreg.version, "model server")
+    assert cache.load_last(NAME) == (logreg.version, logreg.artifact)
+
+    second = compute_version(second_logreg)
+    server.answer(second)  # the long-poll answers: the version changed
+    assert server.next_call() == Call("fetch_artifact", second)
+    server.answer(second_logreg)
+    assert server.next_call() == Call("current_version", second, WAIT_SECONDS)
+    assert slot.current.version == second
+    assert slot.status()["last_error"] is None
+    assert cache.load_last(NAME) == (second, second_logreg)
+    swaps = [r.getMessage() for r in caplog.records if r.getMessage().startswith("serving")]
+    assert swaps == [
+        f"serving loan version {logreg.version} (from model server; was none)",
+        f"serving loan version {second} (from model server; was {logreg.version})",
+    ]
+
+
+def test_an_unchanged_version_is_not_fetched_again(
+    watcher: ModelWatcher, server: ScriptedModelServer, slot: ModelSlot, logreg: TrainingResult
+) -> None:
+    watcher.start()
+    serve_first(server, logreg)
+    server.answer(None)  # 304: not changed
+    assert server.next_call() == Call("current_version", logreg.version, WAIT_SECONDS)
+    server.answer(logreg.version)  # a busy server's answer at once: the same version
+    assert server.next_call() == Call("current_version", logreg.version, WAIT_SECONDS)
+    assert slot.current is not None
+    assert slot.current.version == logreg.version
+
+
+@pytest.mark.parametrize("failing_call", ["current_version", "fetch_artifact"])
+def test_a_failed_update_is_recorded_logged_and_retried(
+    watcher: ModelWatcher,
+    server: ScriptedModelServer,
+    slot: ModelSlot,
+    cache: ArtifactCache,
+    logreg: TrainingResult,
+    second_logreg: bytes,
+    caplog: pytest.LogCaptureFixture,
+    failing_call: str,
+) -> None:
+    second = compute_version(second_logreg)
+    watcher.start()
+    serve_first(server, logreg)
+    error = unavailable()
+    if failing_call == "fetch_artifact":
+        server.answer(second)
+        assert server.next_call() == Call("fetch_artifact", second)
+    with caplog.at_level(logging.WARNING, logger="loanapp.predict_api.watcher"):
+        server.answer(error)
+        retry = server.next_call()  # asked again, still knowing the old version
+    assert retry == Call("current_version", logreg.version, WAIT_SECONDS)
+    status = slot.status()
+    assert status["last_error"] == error.args[0]
+    assert status["last_error_at"] is not None
+    assert (status["version"], status["source"]) == (logreg.version, "model server")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("model update failed (retry in ")
+    assert warnings[0].endswith(error.args[0])
+    assert cache.load_last(NAME) == (logreg.version, logreg.artifact)
+
+    # The retry succeeds: the new version is served and the error is cleared.
+    server.answer(second)
+    assert server.next_call() == Call("fetch_artifact", second)
+    server.answer(second_logreg)
+    assert server.next_call() == Call("current_version", second, WAIT_SECONDS)
+    assert slot.current is not None
+    assert slot.current.version == second
+    assert slot.status()["last_error"] is None
+    assert cache.load_last(NAME) == (second, second_logreg)
+
+
+@pytest.mark.parametrize(
+    ("problem", "message"),
+    [
+        pytest.param(
+            "bytes-of-another-version",
+            "artifact integrity check failed: expected sha256 ",
+            id="bytes-of-another-version",
+        ),
+        pytest.param(
+            "drifted-reference-rows",
+            "loaded model does not reproduce its reference rows",
+            id="drifted-reference-rows",
+        ),
+    ],
+)
+def test_an_artifact_that_fails_verification_is_refused_and_the_old_model_stays(
+    watcher: ModelWatcher,
+    server: ScriptedModelServer,
+    slot: ModelSlot,
+    cache: ArtifactCache,
+    logreg: TrainingResult,
+    second_logreg: bytes,
+    problem: str,
+    message: str,
+) -> None:
+    if problem == "bytes-of-another-version":
+        version, data = compute_version(second_logreg), logreg.artifact
+    else:
+        data = with_drifted_reference_rows(second_logreg)
+        version = compute_version(data)
+    watcher.start()
+    serve_first(server, logreg)
+    server.answer(version)
+    assert server.next_call() == Call("fetch_artifact", version)
+    server.answer(data)
+    assert server.next_call() == Call("current_version", logreg.version, WAIT_SECONDS)
+    assert slot.current is not None
+    assert slot.current.version == logreg.version
+    assert str(slot.status()["last_error"]).startswith(message)
+    assert cache.load_last(NAME) == (logreg.version, logreg.artifact)
+    assert not (cache.folder / version).exists()
+
+
+def test_start_serves_the_cached_version_first(
+    watcher: ModelWatcher,
+    server: ScriptedModelServer,
+    slot: ModelSlot,
+    cache: ArtifactCache,
+    logreg: TrainingResult,
+) -> None:
+    cache.save(NAME, logreg.version, logreg.artifact)
+    watcher.start()
+    # Served before the model server has answered anything.
+    assert slot.current is not None
+    assert (slot.current.version, slot.current.source) == (logreg.version, "local cache")
+    # Then it follows the server from the cached version: a long-poll, not a first question.
+    assert server.next_call() == Call("current_version", logreg.version, WAIT_SECONDS)
+
+
+def test_a_cached_version_that_no_longer_loads_is_not_served(
+    watcher: ModelWatcher,
+    server: ScriptedModelServer,
+    slot: ModelSlot,
+    cache: ArtifactCache,
+    logreg: TrainingResult,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    old = with_other_scikit_learn(logreg.artifact)
+    cache.save(NAME, compute_version(old), old)
+    watcher_logger = "loanapp.predict_api.watcher"
+    with caplog.at_level(logging.WARNING, logger=watcher_logger):
+        watcher.start()
+    assert slot.current is None
+    assert [r.getMessage() for r in caplog.records if r.name == watcher_logger] == [
+        f"cached version {compute_version(old)} not usable: artifact was trained with "
+        f"scikit-learn 0.24.2 but scikit-learn {logreg.metadata.libraries['scikit-learn']} is "
+        "installed; load it where scikit-learn==0.24.2 is installed, or retrain it"
+    ]
+    serve_first(server, logreg)  # the model server's version replaces it
+    assert slot.current is not None
+    assert slot.current.version == logreg.version
+
+
+def test_stop_ends_the_thread_and_an_answer_after_it_is_not_installed(
+    watcher: ModelWatcher,
+    server: ScriptedModelServer,
+    slot: ModelSlot,
+    cache: ArtifactCache,
+    logreg: TrainingResult,
+    second_logreg: bytes,
+) -> None:
+    watcher.start()
+    serve_first(server, logreg)  # now held in a long-poll
+    watcher.stop(timeout=0)  # the long-poll is still held: do not wait for it
+    server.answer(compute_version(second_logreg))  # the long-poll outlives the stop
+    server.join()
+    assert server.threads
+    assert not any(thread.is_alive() for thread in server.threads)
+    assert server.unseen_calls() == []  # neither a download nor another question
+    assert slot.current is not None
+    assert slot.current.version == logreg.version
+    assert cache.load_last(NAME) == (logreg.version, logreg.artifact)
