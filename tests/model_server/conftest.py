@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from loanapp.model_server.app import create_app
-from loanapp.model_server.catalog import ModelCatalog
+from loanapp.model_server.catalog import ModelCatalog, RegistryCatalog
 from loanapp.model_server.state import ModelServerState
 from loanapp.settings import ModelServerSettings
 from loanapp.store.registry import ModelRegistry
@@ -20,6 +21,7 @@ from loanapp.training.train import TrainingResult
 from loanapp.web import get_state
 
 TOKEN = "test-admin-token-0123456789"
+JOIN_SECONDS = 30  # generous: only a broken server makes a wait last this long
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -87,3 +89,40 @@ def json_of(response: TestResponse) -> Any:
     body = response.get_json(silent=True)
     assert body is not None, f"{response.status} has no JSON body: {response.data[:200]!r}"
     return body
+
+
+class _AnnouncingCondition(threading.Condition):
+    """A condition that sets an event each time a thread starts to wait on it."""
+
+    def __init__(self, lock: threading.Lock, waiting: threading.Event) -> None:
+        super().__init__(lock)
+        self._waiting = waiting
+
+    def wait(self, timeout: float | None = None) -> bool:
+        # Set while the lock is still held: whoever takes the lock after this event (to change a
+        # version and notify) does so once this thread is waiting, so it cannot miss the notify.
+        self._waiting.set()
+        return super().wait(timeout)
+
+
+class RecordingCatalog(RegistryCatalog):
+    """A real RegistryCatalog that tells the test when a long-poll is held.
+
+    `waits` counts the calls of wait_for_change; `held` is set once a caller really waits for a
+    change, so that a change made after it can only reach the caller by waking it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.waits = 0
+        self.held = threading.Event()
+        self._changed = _AnnouncingCondition(self._lock, self.held)
+
+    def wait_for_change(self, name: str, known_version: str | None, timeout: float) -> str | None:
+        self.waits += 1
+        return super().wait_for_change(name, known_version, timeout)
+
+    def wait_until_held(self) -> None:
+        """Return once a caller waits for a change; fail the test if none does."""
+        assert self.held.wait(JOIN_SECONDS), "no caller waited for a change"
+        self.held.clear()

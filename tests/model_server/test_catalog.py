@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,9 +17,7 @@ from loanapp.model_server.state import ModelServerState
 from loanapp.store.registry import AliasRecord, ModelRegistry
 from loanapp.training.train import TrainingResult
 from loanapp.web import get_state
-from tests.model_server.conftest import json_of
-
-JOIN_SECONDS = 30
+from tests.model_server.conftest import JOIN_SECONDS, RecordingCatalog, json_of
 
 
 @contextmanager
@@ -39,9 +36,9 @@ def store_down(store_path: Path) -> Iterator[None]:
 
 
 @pytest.fixture
-def catalog(registry: ModelRegistry, versions: list[str]) -> Iterator[RegistryCatalog]:
+def catalog(registry: ModelRegistry, versions: list[str]) -> Iterator[RecordingCatalog]:
     """A catalog following 'production' of 'loan', without its poll thread."""
-    catalog = RegistryCatalog(registry, "production", 0.05, watch=["loan"])
+    catalog = RecordingCatalog(registry, "production", 0.05, watch=["loan"])
     yield catalog
     catalog.stop()
 
@@ -49,7 +46,7 @@ def catalog(registry: ModelRegistry, versions: list[str]) -> Iterator[RegistryCa
 def _waiting(catalog: RegistryCatalog, known: str | None) -> Callable[[], str | None]:
     results: list[str | None] = []
     thread = threading.Thread(
-        target=lambda: results.append(catalog.wait_for_change("loan", known, 600))
+        target=lambda: results.append(catalog.wait_for_change("loan", known, 600)), daemon=True
     )
     thread.start()
 
@@ -62,11 +59,11 @@ def _waiting(catalog: RegistryCatalog, known: str | None) -> Callable[[], str | 
 
 
 def test_promote_through_the_catalog_wakes_waiters_at_once(
-    catalog: RegistryCatalog, versions: list[str]
+    catalog: RecordingCatalog, versions: list[str]
 ) -> None:
     assert catalog.current("loan") == versions[0]
     pending = _waiting(catalog, versions[0])  # no poll thread: only the promotion can wake it
-    time.sleep(0.1)
+    catalog.wait_until_held()  # promote once it waits, else it would see the new version anyway
     catalog.promote("loan", versions[1], actor="bob", alias="production")
     assert pending() == versions[1]
     assert catalog.current("loan") == versions[1]
@@ -84,7 +81,7 @@ def test_wait_for_change_answers_at_once_for_a_stale_version(
 
 
 def test_poll_thread_follows_promotions_by_others(
-    catalog: RegistryCatalog,
+    catalog: RecordingCatalog,
     registry: ModelRegistry,
     versions: list[str],
     caplog: pytest.LogCaptureFixture,
@@ -92,6 +89,7 @@ def test_poll_thread_follows_promotions_by_others(
     assert catalog.current("loan") == versions[0]
     catalog.start()
     pending = _waiting(catalog, versions[0])
+    catalog.wait_until_held()
     with caplog.at_level(logging.INFO, logger="loanapp.model_server.catalog"):
         registry.promote("loan", versions[1], actor="bob")  # not through the catalog
         assert pending() == versions[1]
@@ -179,8 +177,14 @@ def test_outage_before_anything_is_known_is_not_ready(
     with store_down(store_path):
         ready = client.get("/readyz")
         assert ready.status_code == 503
-        assert "unavailable" in json_of(ready)["detail"]
-        assert client.get("/v1/models/loan/current").status_code == 503
+        assert json_of(ready)["status"] == "not ready"
+        assert json_of(ready)["detail"].startswith(
+            f"model store {store_path.as_uri()} is unavailable: "
+        )
+        current = client.get("/v1/models/loan/current")
+        assert current.status_code == 503
+        assert json_of(current)["type"] == "StoreUnavailableError"
+        assert json_of(current)["error"] == json_of(ready)["detail"]
 
 
 def test_alias_missing_from_the_store_keeps_the_known_version(

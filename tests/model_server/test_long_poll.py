@@ -3,37 +3,29 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from loanapp.model_server.catalog import RegistryCatalog
 from loanapp.model_server.state import ModelServerState
 from loanapp.store.local import LocalFolderStore
 from loanapp.store.registry import ModelRegistry
 from loanapp.web import get_state
-from tests.model_server.conftest import json_of
+from tests.model_server.conftest import JOIN_SECONDS, RecordingCatalog, json_of
 
-JOIN_SECONDS = 30  # generous: only a broken server makes a thread outlive it
+# Longer than any test waits for an answer: a long-poll of this length is answered in time only
+# if something wakes it (or it is not held at all), never by reaching the end of its wait.
+LONG_WAIT = 3600
 
 
-class RecordingCatalog(RegistryCatalog):
-    """A real RegistryCatalog that tells the test when a long-poll starts to wait."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.waits = 0
-        self.waiting = threading.Event()
-
-    def wait_for_change(self, name: str, known_version: str | None, timeout: float) -> str | None:
-        self.waits += 1
-        self.waiting.set()
-        return super().wait_for_change(name, known_version, timeout)
+@pytest.fixture
+def app(make_app: Callable[..., Flask], versions: list[str]) -> Flask:
+    """A registry-mode model server that lets long-polls wait LONG_WAIT seconds."""
+    return make_app(max_wait_seconds=LONG_WAIT)
 
 
 def _in_thread(
@@ -41,7 +33,9 @@ def _in_thread(
 ) -> Callable[[], TestResponse]:
     """Send a GET in a thread; the returned function joins it and gives the response."""
     responses: list[TestResponse] = []
-    thread = threading.Thread(target=lambda: responses.append(client.get(url, headers=headers)))
+    thread = threading.Thread(
+        target=lambda: responses.append(client.get(url, headers=headers)), daemon=True
+    )
     thread.start()
 
     def result() -> TestResponse:
@@ -53,13 +47,19 @@ def _in_thread(
 
 
 def test_long_poll_answers_when_another_process_promotes(
-    client: FlaskClient, versions: list[str], store_path: Path
+    make_app: Callable[..., Flask],
+    registry: ModelRegistry,
+    versions: list[str],
+    store_path: Path,
 ) -> None:
+    catalog = RecordingCatalog(registry, "production", 0.05, watch=["loan"])
+    client = make_app(catalog, max_wait_seconds=LONG_WAIT).test_client()
     assert json_of(client.get("/v1/models/loan/current"))["version"] == versions[0]
     pending = _in_thread(
-        client, "/v1/models/loan/current?wait=10", {"If-None-Match": f'"{versions[0]}"'}
+        client, f"/v1/models/loan/current?wait={LONG_WAIT}", {"If-None-Match": f'"{versions[0]}"'}
     )
-    time.sleep(0.2)  # let the request start waiting (the test passes either way)
+    # Promote only once the request is held: then only the poll thread waking it answers it.
+    catalog.wait_until_held()
     # A registry of its own over the same folder: a write by another process, seen only by polling.
     ModelRegistry(LocalFolderStore(store_path)).promote("loan", versions[1], actor="bob")
     response = pending()
@@ -82,16 +82,18 @@ def test_long_poll_is_capped_at_max_wait(
 ) -> None:
     client = make_app(max_wait_seconds=0.2).test_client()
     pending = _in_thread(
-        client, "/v1/models/loan/current?wait=3600", {"If-None-Match": f'"{versions[0]}"'}
+        client, f"/v1/models/loan/current?wait={LONG_WAIT}", {"If-None-Match": f'"{versions[0]}"'}
     )
-    assert pending().status_code == 304
+    response = pending()
+    assert response.status_code == 304
+    assert response.headers["ETag"] == f'"{versions[0]}"'
 
 
 def test_long_poll_with_a_stale_version_answers_at_once(
     client: FlaskClient, versions: list[str]
 ) -> None:
     pending = _in_thread(
-        client, "/v1/models/loan/current?wait=3600", {"If-None-Match": f'"{versions[1]}"'}
+        client, f"/v1/models/loan/current?wait={LONG_WAIT}", {"If-None-Match": f'"{versions[1]}"'}
     )
     response = pending()
     assert response.status_code == 200
@@ -102,17 +104,19 @@ def test_long_polls_over_the_limit_are_answered_at_once(
     make_app: Callable[..., Flask], versions: list[str], registry: ModelRegistry
 ) -> None:
     catalog = RecordingCatalog(registry, "production", 0.05)
-    app = make_app(catalog, max_long_polls=1)
+    app = make_app(catalog, max_long_polls=1, max_wait_seconds=LONG_WAIT)
     known = {"If-None-Match": f'"{versions[0]}"'}
-    held = _in_thread(app.test_client(), "/v1/models/loan/current?wait=20", known)
-    assert catalog.waiting.wait(JOIN_SECONDS)
+    url = f"/v1/models/loan/current?wait={LONG_WAIT}"
+    held = _in_thread(app.test_client(), url, known)
+    catalog.wait_until_held()
+    slots = get_state(app, ModelServerState).long_polls
+    assert not slots.acquire(blocking=False)  # the held request has the one slot
     client = app.test_client()
 
-    second = client.get("/v1/models/loan/current?wait=20", headers=known)
+    second = _in_thread(client, url, known)()
     assert second.status_code == 304  # as if wait=0: the one slot is taken
-    stale = client.get(
-        "/v1/models/loan/current?wait=20", headers={"If-None-Match": f'"{versions[1]}"'}
-    )
+    assert second.headers["ETag"] == f'"{versions[0]}"'
+    stale = _in_thread(client, url, {"If-None-Match": f'"{versions[1]}"'})()
     assert json_of(stale)["version"] == versions[0]
     assert client.get("/healthz").status_code == 200
     artifact = client.get(f"/v1/models/loan/versions/{versions[0]}/artifact")
@@ -129,12 +133,18 @@ def test_long_polls_over_the_limit_are_answered_at_once(
     assert catalog.waits == 2
 
 
-def test_stopping_the_catalog_releases_held_long_polls(app: Flask, versions: list[str]) -> None:
-    catalog = get_state(app, ModelServerState).catalog
-    assert isinstance(catalog, RegistryCatalog)
+def test_stopping_the_catalog_releases_held_long_polls(
+    make_app: Callable[..., Flask], registry: ModelRegistry, versions: list[str]
+) -> None:
+    catalog = RecordingCatalog(registry, "production", 0.05, watch=["loan"])
+    app = make_app(catalog, max_wait_seconds=LONG_WAIT)
     pending = _in_thread(
-        app.test_client(), "/v1/models/loan/current?wait=600", {"If-None-Match": f'"{versions[0]}"'}
+        app.test_client(),
+        f"/v1/models/loan/current?wait={LONG_WAIT}",
+        {"If-None-Match": f'"{versions[0]}"'},
     )
-    time.sleep(0.2)  # let the request start waiting (the test passes either way)
+    catalog.wait_until_held()
     catalog.stop()
-    assert pending().status_code == 304
+    response = pending()
+    assert response.status_code == 304
+    assert response.headers["ETag"] == f'"{versions[0]}"'
