@@ -32,6 +32,7 @@ def run(
     )
 
 
+@pytest.mark.integration  # trains on the whole data set in a process of its own
 def test_train_push_versions_shows_the_sha256(tmp_path: Path) -> None:
     trained = run("train", "--model", "logreg", "--out", "m.bin", cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
@@ -91,6 +92,7 @@ def test_promote_rollback_history_show(
     assert "rollback" in table[2]
 
 
+@pytest.mark.integration  # one process per case
 @pytest.mark.parametrize(
     ("args", "message"),
     [

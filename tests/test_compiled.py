@@ -117,6 +117,7 @@ def test_serving_a_compiled_model_imports_no_scikit_learn(
     assert result.stdout.splitlines() == ["compiled linear", "[]"]
 
 
+@pytest.mark.integration  # a process that loads scikit-learn
 def test_a_scikit_learn_fallback_runs_with_capped_math_threads(
     logreg: TrainingResult, tmp_path: Path
 ) -> None:

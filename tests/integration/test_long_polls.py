@@ -12,6 +12,8 @@ from loanapp.dev.processes import child_pids
 from loanapp.dev.stack import LocalStack
 from tests.integration.conftest import Versions, wait_until_every_worker_serves
 
+pytestmark = pytest.mark.integration
+
 PREDICT_WORKERS = 4
 
 

@@ -33,6 +33,8 @@ from tests.integration.conftest import (
 )
 from tests.seaweedfs import SeaweedFS
 
+pytestmark = pytest.mark.integration
+
 ROWS = sample_rows(50)
 OUTAGE_SECONDS = 30.0
 # One model-server worker, so "its in-memory cache" is one cache the test can fill beforehand.

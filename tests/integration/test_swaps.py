@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 import urllib3
 
 from loanapp.dev.stack import LocalStack
@@ -17,6 +18,8 @@ from tests.integration.conftest import (
     assert_no_failures,
     wait_until_every_worker_serves,
 )
+
+pytestmark = pytest.mark.integration
 
 ROWS = sample_rows(50)
 
@@ -143,15 +146,36 @@ def test_bad_requests_get_json_4xx_from_the_real_server(stack: LocalStack) -> No
     pool = urllib3.PoolManager(retries=False)
     url = stack.predict_api_url
     cases = [
-        ("/predict", b"{oops", "application/json", 400),
-        ("/predict", orjson.dumps(ROWS[0]), "text/plain", 400),
-        ("/predict", orjson.dumps({**ROWS[0], "term": "term_99"}), "application/json", 422),
-        ("/predict/batch", orjson.dumps(ROWS * 30), "application/json", 413),
-        ("/predict", b"[" + b"0," * 3_000_000 + b"0]", "application/json", 413),
+        ("/predict", b"{oops", "application/json", 400, "MalformedRequestError"),
+        ("/predict", orjson.dumps(ROWS[0]), "text/plain", 400, "MalformedRequestError"),
+        (
+            "/predict",
+            orjson.dumps({**ROWS[0], "term": "term_99"}),
+            "application/json",
+            422,
+            "RequestValidationError",
+        ),
+        (
+            "/predict/batch",
+            orjson.dumps(ROWS * 30),
+            "application/json",
+            413,
+            "PayloadTooLargeError",
+        ),
+        (
+            "/predict",
+            b"[" + b"0," * 3_000_000 + b"0]",
+            "application/json",
+            413,
+            "PayloadTooLargeError",
+        ),
     ]
-    for path, body, content_type, status in cases:
+    for path, body, content_type, status, error_type in cases:
         response = pool.request(
             "POST", url + path, body=body, headers={"Content-Type": content_type}, timeout=30.0
         )
         assert response.status == status, (path, response.data[:200])
-        assert "error" in orjson.loads(response.data)
+        assert response.headers["Content-Type"] == "application/json"
+        answer = orjson.loads(response.data)
+        assert answer["type"] == error_type, (path, answer)
+        assert answer["error"]

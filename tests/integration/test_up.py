@@ -9,10 +9,13 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 import urllib3
 
 from loanapp.dev.processes import child_pids, free_port
 from loanapp.dev.traffic import sample_rows
+
+pytestmark = pytest.mark.integration
 
 
 def test_up_serves_a_default_model_and_stops_its_services(tmp_path: Path) -> None:

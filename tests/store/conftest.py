@@ -11,7 +11,8 @@ from loanapp.store.objects import ObjectStore
 from loanapp.store.registry import ModelRegistry
 from loanapp.store.uri import open_store
 
-BACKENDS = ["local", "s3"]
+# The S3 backend's tests need the SeaweedFS server: integration tests.
+BACKENDS = ["local", pytest.param("s3", marks=pytest.mark.integration)]
 
 
 @pytest.fixture(params=BACKENDS)

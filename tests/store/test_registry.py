@@ -145,6 +145,7 @@ def _promote_many(uri: str, version: str, times: int, start: Barrier) -> None:
         registry.promote("loan", version, actor=f"promoter-{version[:6]}")
 
 
+@pytest.mark.integration  # two processes that import loanapp, a few seconds
 def test_concurrent_promotions_lose_no_update(
     store: ObjectStore, logreg: TrainingResult, second_logreg: bytes
 ) -> None:

@@ -60,6 +60,7 @@ def test_unparsable_aws_setting_is_invalid_input(monkeypatch: pytest.MonkeyPatch
         open_store("s3://models")
 
 
+@pytest.mark.integration  # needs the SeaweedFS server
 def test_prefixes_isolate_stores_in_one_bucket(s3_uri: str) -> None:
     outer = open_store(s3_uri)
     inner = open_store(s3_uri + "/inner")
@@ -71,6 +72,7 @@ def test_prefixes_isolate_stores_in_one_bucket(s3_uri: str) -> None:
     assert inner.get("k").data == b"inside"
 
 
+@pytest.mark.integration  # needs the SeaweedFS server
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_unreachable_endpoint_is_store_unavailable_naming_the_uri(
     s3_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch, operation: str
@@ -82,6 +84,7 @@ def test_unreachable_endpoint_is_store_unavailable_naming_the_uri(
     assert caught.value.message.startswith("model store s3://models/loan is unavailable: ")
 
 
+@pytest.mark.integration  # needs the SeaweedFS server
 @pytest.mark.parametrize(
     ("variable", "value"),
     [("AWS_SECRET_ACCESS_KEY", "not-the-secret"), ("AWS_SKIP_SIGNATURE", "true")],
@@ -96,6 +99,7 @@ def test_wrong_or_no_credentials_are_store_unavailable(
 
 
 # Not `replace`: an If-Match on a missing object fails first, with 412 (PreconditionFailedError).
+@pytest.mark.integration  # needs the SeaweedFS server
 @pytest.mark.parametrize("operation", ["get", "put", "create", "list"])
 def test_missing_bucket_is_store_unavailable(
     s3_environment: dict[str, str], operation: str
