@@ -81,6 +81,16 @@ def with_drifted_reference_rows(artifact: bytes, shift: float = 0.01) -> bytes:
     return rebuild(artifact, reference=reference.model_dump() | {"probabilities": shifted})
 
 
+def with_reference_rows_missing_a_feature(artifact: bytes) -> bytes:
+    """A well-formed artifact whose reference rows lack one of the schema's features."""
+    reference = load_model(artifact, compute_version(artifact)).metadata.reference
+    rows = [dict(row) for row in reference.rows]
+    dropped = next(iter(rows[0]))
+    for row in rows:
+        del row[dropped]
+    return rebuild(artifact, reference=reference.model_dump() | {"rows": rows})
+
+
 def with_untrusted_type(artifact: bytes) -> bytes:
     """A well-formed artifact whose skops model holds a type outside the allow-list (os.system)."""
     return rebuild(artifact, estimator=FunctionTransformer(func=os.system))
