@@ -19,6 +19,7 @@ from loanapp.artifacts import (
 from loanapp.errors import (
     ArtifactBehaviourError,
     ArtifactError,
+    ArtifactFormatError,
     IncompatibleArtifactError,
     UntrustedArtifactError,
 )
@@ -113,5 +114,10 @@ UNLOADABLE: dict[str, tuple[Callable[[bytes], bytes], type[ArtifactError], str]]
         with_untrusted_type,
         UntrustedArtifactError,
         "artifact contains types that loanapp does not load: posix.system",
+    ),
+    "reference-rows-missing-a-feature": (
+        with_reference_rows_missing_a_feature,
+        ArtifactFormatError,
+        "not a valid loanapp artifact: reference rows do not fit the input schema:",
     ),
 }

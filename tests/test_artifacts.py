@@ -96,12 +96,6 @@ LOADERS: dict[str, Callable[[bytes, str], object]] = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="bug: check_reference_rows lets the KeyError of a reference row without a feature "
-    "escape instead of raising an ArtifactError (upload answers 500, the watcher's thread dies)",
-)
 @pytest.mark.parametrize("loader", LOADERS)
 def test_reference_rows_that_do_not_fit_the_schema_are_an_artifact_error(
     logreg: TrainingResult, loader: str

@@ -40,9 +40,12 @@ from loanapp.errors import (
     ArtifactIntegrityError,
     IncompatibleArtifactError,
     InvalidInputError,
+    PayloadTooLargeError,
+    RequestValidationError,
     UntrustedArtifactError,
 )
 from loanapp.schema import FeatureValue, InputSchema
+from loanapp.validation import validate_request
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -274,11 +277,21 @@ def check_reference_rows(
     metadata: ArtifactMetadata,
     predict_rows: Callable[[list[dict[str, FeatureValue]]], npt.NDArray[np.float64]],
 ) -> None:
-    """Raise ArtifactBehaviourError unless `predict_rows` reproduces the recorded probabilities."""
+    """Raise ArtifactBehaviourError unless `predict_rows` reproduces the recorded probabilities.
+
+    The rows are first checked as a request would be, so rows that do not fit the model's own
+    schema are an ArtifactFormatError rather than an error from deep inside the predictor.
+    """
     reference = metadata.reference
     if not reference.rows:
         return
-    actual = predict_rows(list(reference.rows))
+    rows = list(reference.rows)
+    try:
+        validate_request(metadata.input_schema, rows, single=False, max_rows=len(rows))
+    except (InvalidInputError, PayloadTooLargeError, RequestValidationError) as exc:
+        reason = f"reference rows do not fit the input schema: {exc.message}"
+        raise ArtifactFormatError(reason) from exc
+    actual = predict_rows(rows)
     difference = float(np.max(np.abs(actual - np.asarray(reference.probabilities))))
     if not difference <= reference.tolerance:  # also catches NaN
         raise ArtifactBehaviourError(max_difference=difference, tolerance=reference.tolerance)

@@ -36,6 +36,8 @@ from tests.deploy.manifests import (
 )
 from tests.deploy.manifests import with_options as with_host_and_port
 
+pytestmark = pytest.mark.integration
+
 HOST = "127.0.0.1"
 ADMIN_TOKEN = "process-test-admin-token-0123456789"
 VENV_BIN = Path(sys.executable).parent

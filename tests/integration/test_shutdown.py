@@ -8,12 +8,15 @@ import time
 from urllib.parse import urlparse
 
 import orjson
+import pytest
 import urllib3
 
 from loanapp.dev.processes import child_pids
 from loanapp.dev.stack import LocalStack
 from loanapp.dev.traffic import sample_rows
 from tests.integration.conftest import Versions, wait_until_every_worker_serves
+
+pytestmark = pytest.mark.integration
 
 
 def open_request(url: str, head: bytes) -> socket.socket:

@@ -29,7 +29,6 @@ from loanapp.training.train import TrainingResult
 from tests.factories import (
     with_drifted_reference_rows,
     with_other_scikit_learn,
-    with_reference_rows_missing_a_feature,
 )
 
 NAME = "loan"
@@ -305,32 +304,33 @@ def test_an_artifact_that_fails_verification_is_refused_and_the_old_model_stays(
     assert not (cache.folder / version).exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: ModelWatcher._run catches LoanappError only; any other exception while "
-    "updating (here the KeyError of reference rows without a feature) ends the thread: nothing "
-    "in /readyz, never retried, the worker stops following the model server",
-)
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_an_unexpected_error_while_updating_is_recorded_and_retried(
     watcher: ModelWatcher,
     server: ScriptedModelServer,
     slot: ModelSlot,
     logreg: TrainingResult,
     second_logreg: bytes,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    broken = with_reference_rows_missing_a_feature(second_logreg)
-    version = compute_version(broken)
+    version = compute_version(second_logreg)
     watcher.start()
     serve_first(server, logreg)
     server.answer(version)
     assert server.next_call() == Call("fetch_artifact", version)
-    server.answer(broken)
-    assert server.next_call() == Call("current_version", logreg.version, WAIT_SECONDS)
-    assert slot.status()["last_error"] is not None
+    with caplog.at_level(logging.WARNING):
+        server.answer(RuntimeError("a bug below the watcher"))
+        # The thread outlived the error: it asks again, with the old model still in place.
+        assert server.next_call() == Call("current_version", logreg.version, WAIT_SECONDS)
+    error = slot.status()["last_error"]
+    assert error == "unexpected error while updating: RuntimeError('a bug below the watcher')"
     assert slot.current is not None
     assert slot.current.version == logreg.version
+    assert any(record.exc_info for record in caplog.records), "the traceback is logged"
+    server.answer(version)
+    assert server.next_call() == Call("fetch_artifact", version)
+    server.answer(second_logreg)
+    assert server.next_call().method == "current_version"
+    assert slot.current.version == version
 
 
 def test_start_serves_the_cached_version_first(

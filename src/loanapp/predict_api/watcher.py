@@ -69,12 +69,20 @@ class ModelWatcher:
             try:
                 self._follow_once()
                 failures = 0
+                continue
             except LoanappError as exc:
-                failures += 1
-                self.slot.record_failure(exc.message)
-                delay = min(self.retry_max_seconds, FIRST_RETRY_SECONDS * 2 ** (failures - 1))
-                logger.warning("model update failed (retry in %.1fs): %s", delay, exc.message)
-                self._stopping.wait(delay * random.uniform(0.8, 1.2))
+                message, unexpected = exc.message, None
+            except Exception as exc:
+                # Not one of ours, so a bug: the thread must outlive it, or this worker would
+                # never follow the model server again and nothing would say so.
+                message, unexpected = f"unexpected error while updating: {exc!r}", exc
+            failures += 1
+            self.slot.record_failure(message)
+            delay = min(self.retry_max_seconds, FIRST_RETRY_SECONDS * 2 ** (failures - 1))
+            logger.warning(
+                "model update failed (retry in %.1fs): %s", delay, message, exc_info=unexpected
+            )
+            self._stopping.wait(delay * random.uniform(0.8, 1.2))
 
     def _follow_once(self) -> None:
         current = self.slot.current
