@@ -16,7 +16,8 @@
     │   ├── ArtifactFormatError             not a loanapp artifact, or its metadata is malformed
     │   ├── IncompatibleArtifactError       trained with another scikit-learn version
     │   ├── UntrustedArtifactError          the serialised model holds types we do not load
-    │   └── ArtifactBehaviourError          reference rows no longer give the recorded answers
+    │   ├── ArtifactBehaviourError          reference rows no longer give the recorded answers
+    │   └── SignatureError                  not signed by a trusted key, or the signature is wrong
     ├── InvalidInputError             400  a caller's argument is malformed (URI, hash, option)
     │   └── MalformedRequestError           an HTTP body is not JSON, or not of the expected shape
     ├── AuthenticationError           401  a write endpoint was called without the admin token
@@ -193,6 +194,15 @@ class ArtifactBehaviourError(ArtifactError):
         )
         self.max_difference = max_difference
         self.tolerance = tolerance
+
+
+class SignatureError(ArtifactError):
+    """A version has no valid signature by a trusted key, or a signature is not valid."""
+
+    def __init__(self, version: str, reason: str) -> None:
+        super().__init__(f"version {version} is not signed by a trusted key: {reason}")
+        self.version = version
+        self.reason = reason
 
 
 class InvalidInputError(LoanappError):
