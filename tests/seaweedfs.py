@@ -34,6 +34,7 @@ SECRET_KEY = "loanapp-test-secret-key"  # a local test server's, not a real secr
 DEFAULT_BUCKET = "loanapp-test"
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 15.0
+READY_PROBE_KEY = ".loanapp-test-ready-probe"  # outside every test's own prefix
 # The admin's workers dial the admin's gRPC port at its HTTP port + 10000, whatever the flag says.
 _ADMIN_GRPC_OFFSET = 10000
 
@@ -84,7 +85,7 @@ class SeaweedFS:
         }
 
     def start(self, timeout: float = START_TIMEOUT_SECONDS) -> SeaweedFS:
-        """Start the server (again) and wait until the bucket answers a signed listing."""
+        """Start the server (again) and wait until the bucket answers a listing and a write."""
         if self.running:
             return self
         data = self.folder / "data"
@@ -170,6 +171,10 @@ class SeaweedFS:
                 )
             try:
                 obstore.list(client, None).collect()  # the bucket exists and accepts our identity
+                # Reads come back before writes do (the volume server registers with the master
+                # a moment later), and tests write right after a restart: wait for a write too.
+                obstore.put(client, READY_PROBE_KEY, b"ready")
+                obstore.delete(client, READY_PROBE_KEY)
                 return
             except (obstore.exceptions.BaseError, FileNotFoundError) as exc:
                 problem = str(exc).split("\n", 1)[0]
