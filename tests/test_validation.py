@@ -421,16 +421,15 @@ def test_more_rows_than_max_rows_is_too_large_before_rows_are_read(schema, rows,
 # --- pandas' shapes ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("orient", ["dict", "list", "records"])
-def test_every_pandas_to_dict_orient_of_real_rows_is_read_in_order(schema, rows, orient) -> None:
+def test_every_pandas_to_dict_orient_of_real_rows_is_read_in_order(schema, rows) -> None:
     frame = pd.DataFrame(rows[:6], index=[7, 3, 11, 0, 5, 42])  # an index as a filter leaves it
     expected = validate_request(schema, rows[:6], single=False, max_rows=6)
-    batch = validate_request(schema, _as_sent(frame.to_dict(orient)), single=False, max_rows=6)
-    assert batch == expected
-    one = validate_request(
-        schema, _as_sent(frame.iloc[[2]].to_dict(orient)), single=True, max_rows=1
-    )
-    assert one == validate_request(schema, rows[2], single=True, max_rows=1)
+    expected_one = validate_request(schema, rows[2], single=True, max_rows=1)
+    for orient in ("dict", "list", "records"):
+        batch = validate_request(schema, _as_sent(frame.to_dict(orient)), single=False, max_rows=6)
+        assert batch == expected, orient
+        one_row = _as_sent(frame.iloc[[2]].to_dict(orient))
+        assert validate_request(schema, one_row, single=True, max_rows=1) == expected_one, orient
 
 
 def test_rows_follow_the_index_order_of_the_first_column(schema, rows) -> None:

@@ -232,19 +232,19 @@ def test_failed_update_keeps_the_model_and_shows_in_readyz(
 # --- every shape pandas writes -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("orient", ["dict", "list", "records"])
-def test_every_shape_pandas_writes_gets_the_answer_of_the_records(
-    client: FlaskClient, orient: Literal["dict", "list", "records"]
-) -> None:
+def test_every_shape_pandas_writes_gets_the_answer_of_the_records(client: FlaskClient) -> None:
     frame = pd.DataFrame(ROWS[:12], index=[40 - 3 * at for at in range(12)])  # "40", ..., "7"
-    batch = post_json_text(client, "/predict/batch", json.dumps(frame.to_dict(orient)))
-    assert batch.status_code == 200, batch.get_json()
-    assert batch.get_json() == client.post("/predict/batch", json=ROWS[:12]).get_json()
-    for position in (0, 5):
-        one_row = frame.iloc[[position]].to_dict(orient)
-        single = post_json_text(client, "/predict", json.dumps(one_row))
-        assert single.status_code == 200, single.get_json()
-        assert single.get_json() == client.post("/predict", json=ROWS[position]).get_json()
+    expected = client.post("/predict/batch", json=ROWS[:12]).get_json()
+    orients: list[Literal["dict", "list", "records"]] = ["dict", "list", "records"]
+    for orient in orients:
+        batch = post_json_text(client, "/predict/batch", json.dumps(frame.to_dict(orient)))
+        assert batch.status_code == 200, (orient, batch.get_json())
+        assert batch.get_json() == expected
+        for position in (0, 5):
+            one_row = frame.iloc[[position]].to_dict(orient)
+            single = post_json_text(client, "/predict", json.dumps(one_row))
+            assert single.status_code == 200, (orient, single.get_json())
+            assert single.get_json() == client.post("/predict", json=ROWS[position]).get_json()
 
 
 def test_misaligned_index_keys_are_422_naming_the_column_and_keys(client: FlaskClient) -> None:
@@ -274,7 +274,12 @@ RECORD_TEXT = json.dumps(ROWS[0])[1:-1]  # the fields of one valid record, witho
         ("/predict/batch", '{"\\ud800": 1}', 400, "not all lists or all objects"),
         ("/predict", '{"\\ud800": 1, ' + RECORD_TEXT + "}", 422, "field \\ud800: unknown field"),
         ("/predict/batch", '[{"\\udc00x": 1, ' + RECORD_TEXT + "}]", 422, "field \\udc00x"),
-        ("/predict", "{" + RECORD_TEXT.replace("term_36", "\\ud800") + "}", 422, "'\\ud800'"),
+        (
+            "/predict",
+            '{"\\ud800": 1, ' + RECORD_TEXT.replace("term_36", "\\ud800") + "}",
+            422,
+            "field term: unknown category '\\ud800'",
+        ),
         ("/predict/batch", '{"\\ud800": [1]}', 422, "\\ud800"),
         ("/predict/batch", '{"funded_amnt": {"\\udfff": 1}, "term": {"0": "x"}}', 422, "'\\udfff'"),
     ],
