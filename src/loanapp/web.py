@@ -103,7 +103,14 @@ def _read_sent_body(incoming: Request, limit: int | None) -> bytes:
     if length is not None:
         if limit is not None and length > limit:
             raise PayloadTooLargeError("request body in bytes", length, limit)
-        return incoming.get_data(cache=False)  # werkzeug reads exactly Content-Length bytes
+        data = incoming.get_data(cache=False)  # werkzeug reads at most Content-Length bytes
+        if len(data) < length:
+            # The client closed its side early. Under gunicorn werkzeug takes that for the end of
+            # the body, and a truncated body that happens to be valid JSON would be answered.
+            raise MalformedRequestError(
+                f"the body ended after {len(data)} of the {length} bytes its Content-Length gave"
+            )
+        return data
     if not incoming.environ.get("wsgi.input_terminated"):
         return b""  # no length, and a server that does not end the stream: nothing is safe to read
     # A chunked body, ended by the server. Werkzeug would stop at the limit and drop the rest

@@ -107,6 +107,26 @@ def test_a_broken_chunked_framing_is_a_json_400(url: str, body: bytes) -> None:
     assert answer["error"].startswith("malformed request: the request body could not be read: ")
 
 
+def test_a_body_that_ends_before_its_content_length_is_a_json_400(url: str) -> None:
+    request = (
+        b"POST /predict HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(ROW) + 10, ROW)
+    )
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)  # the client stops sending: the body is 10 bytes short
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        status, answer = response.status, orjson.loads(response.read())
+    assert status == 400, answer
+    assert answer == {
+        "error": f"malformed request: the body ended after {len(ROW)} of the {len(ROW) + 10} "
+        "bytes its Content-Length gave",
+        "type": "MalformedRequestError",
+    }
+
+
 def test_gzip_bodies_are_read_and_bounded_on_the_real_server(url: str) -> None:
     batch = json.dumps(ROWS).encode()
     expected = requests.post(url + "/predict/batch", json=ROWS, timeout=30).json()
