@@ -1,4 +1,4 @@
-"""What both Flask services share: JSON responses, JSON bodies, and the one error handler."""
+"""What both Flask services share: JSON responses, request bodies, request ids, error handling."""
 
 from __future__ import annotations
 
