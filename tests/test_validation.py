@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Callable
 from typing import Any, cast
 
+import orjson
+import pandas as pd
 import pytest
 
 from loanapp.artifacts import load_model
-from loanapp.errors import MalformedRequestError, PayloadTooLargeError, RequestValidationError
+from loanapp.errors import (
+    ECHO_LIMIT,
+    MalformedRequestError,
+    PayloadTooLargeError,
+    RequestValidationError,
+)
 from loanapp.schema import FeatureSpec, InputSchema
 from loanapp.training.data import load_dataset
 from loanapp.training.train import TrainingResult
@@ -50,6 +59,17 @@ def _training_range(schema: InputSchema, name: str) -> tuple[float, float]:
 
 def _columnar(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return {name: [record[name] for record in records] for name in records[0]}
+
+
+def _indexed(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """pandas' default `to_dict()` form, index keys as JSON has them: strings, here not 0..n-1."""
+    keys = [str(3 * at + 1) for at in range(len(records))]
+    return {name: dict(zip(keys, (r[name] for r in records), strict=True)) for name in records[0]}
+
+
+def _as_sent(body: object) -> Any:
+    """A body as the server parses it: through JSON (integer keys become strings)."""
+    return json.loads(json.dumps(body))
 
 
 def _reject(schema: InputSchema, body: object, *, single: bool) -> list[dict[str, object]]:
@@ -130,32 +150,37 @@ VALUE_PROBLEMS = [
     pytest.param(
         "term", "term_48", "unknown category 'term_48'; allowed: term_36, term_60", id="unseen"
     ),
-    pytest.param("term", "x" * 1000, "unknown category '" + "x" * 39 + "...; all", id="long"),
+    pytest.param(
+        "term", "x" * 1000, "category '" + "x" * 80 + "'... (1000 characters); all", id="long"
+    ),
     pytest.param("funded_amnt", -1, "out of range: -1 is below 0 (the feature is never", id="neg"),
     pytest.param(
         "delinq_2yrs", 10**30, "out of range: 1000000000000000000000000000000 is ab", id="huge"
     ),
     pytest.param("int_rate", 10**400, "out of range: 1000000000", id="too-big-for-a-float"),
 ]
-FORMS = ["record", "columns", "batch-records", "batch-columns"]
+SINGLE_FORMS = ["record", "listed-record", "columns", "indexed"]
+FORMS = [*SINGLE_FORMS, "batch-records", "batch-columns", "batch-indexed"]
 
 
 def _body_with(rows: list[dict[str, Any]], form: str, field: str, value: object) -> object:
     """`value` in `field` of row 0 (single forms) or row 2 of 4 (batch forms)."""
-    if form in ("record", "columns"):
+    if form in SINGLE_FORMS:
         changed = [_with(rows[0], field, value)]
     else:
         changed = [*rows[:2], _with(rows[2], field, value), rows[3]]
     if form == "record":
         return changed[0]
-    return changed if form == "batch-records" else _columnar(changed)
+    if form in ("listed-record", "batch-records"):
+        return changed
+    return _columnar(changed) if form.endswith("columns") else _indexed(changed)
 
 
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize(("field", "value", "message"), VALUE_PROBLEMS)
 def test_a_wrong_value_is_named_by_row_and_field(schema, rows, form, field, value, message) -> None:
     body = _body_with(rows, form, field, value)
-    problems = _reject(schema, body, single=form in ("record", "columns"))
+    problems = _reject(schema, body, single=form in SINGLE_FORMS)
     assert len(problems) == 1
     assert problems[0]["row"] == (2 if form.startswith("batch") else 0)
     assert problems[0]["field"] == field
@@ -350,7 +375,11 @@ def test_an_unseen_category_among_many_names_only_their_number() -> None:
         ("text", True, "expected an object of features, got string"),
         (42, True, "expected an object of features, got integer"),
         (None, True, "expected an object of features, got null"),
-        ([{}], True, "expected an object of features, got array"),
+        ([{}, {}], True, "expected one row, got a list of 2"),
+        ([], True, "expected one row, got a list of 0"),
+        ({"funded_amnt": {"0": 1, "1": 2}}, True, "expected one row in the columnar form, got 2"),
+        ({"funded_amnt": {}}, False, "the batch has no rows"),
+        ({"funded_amnt": [1], "term": {"0": "a"}}, False, "all be lists or all be objects"),
         (
             {"funded_amnt": [1, 2], "term": ["a", "b"]},
             True,
@@ -360,8 +389,8 @@ def test_an_unseen_category_among_many_names_only_their_number() -> None:
         ({"funded_amnt": [], "term": []}, False, "the batch has no rows"),
         ([], False, "the batch has no rows"),
         ({}, False, "the batch has no rows"),
-        ({"funded_amnt": 1}, False, "got an object whose values are not all lists"),
-        ("text", False, "expected a list of objects or of equal-length lists, got string"),
+        ({"funded_amnt": 1}, False, "got an object whose values are not all lists or all objects"),
+        ("text", False, "expected a list of objects, or an object of columns, got string"),
     ],
 )
 def test_a_body_of_the_wrong_shape_is_malformed(schema, body, single, message) -> None:
@@ -371,13 +400,108 @@ def test_a_body_of_the_wrong_shape_is_malformed(schema, body, single, message) -
     assert message in caught.value.message
 
 
-@pytest.mark.parametrize("form", ["records", "columns"])
+@pytest.mark.parametrize("form", ["records", "columns", "indexed"])
 def test_more_rows_than_max_rows_is_too_large_before_rows_are_read(schema, rows, form) -> None:
-    body: object = rows[:5] if form == "records" else _columnar(rows[:5])
+    shapes: dict[str, Callable[[list[dict[str, Any]]], object]]
+    shapes = {"records": list, "columns": _columnar, "indexed": _indexed}
+    body: object = shapes[form](rows[:5])
     assert validate_request(schema, body, single=False, max_rows=5).row_count == 5
     with pytest.raises(PayloadTooLargeError) as caught:
         validate_request(schema, body, single=False, max_rows=4)
     assert (caught.value.status_code, caught.value.size, caught.value.limit) == (413, 5, 4)
-    garbage: object = ["x"] * 5 if form == "records" else {"nonsense": [None] * 5}
+    garbage: object = {
+        "records": ["x"] * 5,
+        "columns": {"nonsense": [None] * 5},
+        "indexed": {"nonsense": dict.fromkeys("abcde")},
+    }[form]
     with pytest.raises(PayloadTooLargeError):
         validate_request(schema, garbage, single=False, max_rows=4)
+
+
+# --- pandas' shapes ------------------------------------------------------------------------------
+
+
+def test_every_pandas_to_dict_orient_of_real_rows_is_read_in_order(schema, rows) -> None:
+    frame = pd.DataFrame(rows[:6], index=[7, 3, 11, 0, 5, 42])  # an index as a filter leaves it
+    expected = validate_request(schema, rows[:6], single=False, max_rows=6)
+    expected_one = validate_request(schema, rows[2], single=True, max_rows=1)
+    for orient in ("dict", "list", "records"):
+        batch = validate_request(schema, _as_sent(frame.to_dict(orient)), single=False, max_rows=6)
+        assert batch == expected, orient
+        one_row = _as_sent(frame.iloc[[2]].to_dict(orient))
+        assert validate_request(schema, one_row, single=True, max_rows=1) == expected_one, orient
+
+
+def test_rows_follow_the_index_order_of_the_first_column(schema, rows) -> None:
+    body = _indexed(rows[:4])  # keys "1", "4", "7", "10"
+    body["term"] = dict(reversed(body["term"].items()))
+    first = dict(sorted(body.pop("int_rate").items()))  # "1", "10", "4", "7", as strings sort
+    body = {"int_rate": first, **body}
+    result = validate_request(schema, body, single=False, max_rows=4)
+    in_key_order = [rows[0], rows[3], rows[1], rows[2]]
+    assert result.columns == {name: [row[name] for row in in_key_order] for name in schema.names}
+
+
+def test_misaligned_index_keys_are_named_by_column(schema, rows) -> None:
+    body = _indexed(rows[:3])  # keys "1", "4", "7"
+    body["int_rate"] = {"1": 10.0, "9": 11.0, "4": 12.0}
+    del body["term"]["7"]
+    body["annual_inc"] = {str(key): 1.0 for key in range(20)}
+    first = "index keys differ from those of the first column 'funded_amnt'"
+    assert _reject(schema, body, single=False) == [
+        {"row": 0, "field": "term", "problem": f"{first}: missing '7'"},
+        {"row": 0, "field": "int_rate", "problem": f"{first}: missing '7'; extra '9'"},
+        {
+            "row": 0,
+            "field": "annual_inc",
+            "problem": f"{first}: extra '0', '2', '3', '5', '6' and 12 more",
+        },
+    ]
+
+
+def test_a_list_holding_one_record_is_one_row(schema, rows) -> None:
+    result = validate_request(schema, [rows[0]], single=True, max_rows=1)
+    assert result == validate_request(schema, rows[0], single=True, max_rows=1)
+    problems = _reject(schema, [rows[0] | {"term": "term_99"}], single=True)
+    assert [(p["row"], p["field"]) for p in problems] == [(0, "term")]
+
+
+# --- a client's text in problems -----------------------------------------------------------------
+
+
+def test_a_clients_long_or_unencodable_text_is_clipped_and_escaped(schema, rows) -> None:
+    body = rows[0] | {"y" * 4000: 1, "\ud800": 2, "term": "z" * 4000}
+    with pytest.raises(RequestValidationError) as caught:
+        validate_request(schema, body, single=True, max_rows=1)
+    problems = caught.value.problems
+    clipped = "'... (4000 characters)"
+    assert problems == [
+        {
+            "row": 0,
+            "field": "term",
+            "problem": "unknown category '" + "z" * ECHO_LIMIT + clipped + "; allowed: term_36, "
+            "term_60",
+        },
+        {"row": 0, "field": "y" * ECHO_LIMIT + "... (4000 characters)", "problem": UNKNOWN},
+        {"row": 0, "field": "\\ud800", "problem": UNKNOWN},
+    ]
+    assert len(caught.value.message) < 300
+    orjson.dumps(caught.value.to_dict())  # nothing a JSON encoder refuses
+
+
+def test_a_long_index_key_is_clipped(schema, rows) -> None:
+    body = _indexed(rows[:1])
+    body["term"] = {"k" * 4000: "term_36"}
+    problems = _reject(schema, body, single=True)
+    missing_and_extra = "missing '1'; extra '" + "k" * ECHO_LIMIT + "'... (4000 characters)"
+    assert problems == [
+        {
+            "row": 0,
+            "field": "term",
+            "problem": "index keys differ from those of the first column 'funded_amnt': "
+            + missing_and_extra,
+        }
+    ]
+
+
+UNKNOWN = "unknown field; expected one of the model's 22 features"

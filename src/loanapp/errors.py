@@ -23,6 +23,7 @@
     ├── AuthenticationError           401  a write endpoint was called without the admin token
     ├── AdminDisabledError            403  write endpoints are off: no admin token is configured
     ├── PayloadTooLargeError          413  a body or batch is larger than the configured limit
+    ├── UnsupportedEncodingError      415  a body is compressed with an encoding we do not read
     ├── RequestValidationError        422  rows do not match the model's input schema
     ├── ModelNotReadyError            503  no verified model is loaded yet
     ├── UpstreamUnavailableError      503  the model server cannot be reached or answered wrongly
@@ -30,12 +31,53 @@
     └── StoreUnavailableError         503  the object store cannot be reached or written
 
 Each class builds its message from its arguments, so a message is the same wherever it is raised,
-and the services map `status_code` to HTTP in one handler.
+and the services map `status_code` (and `headers`) to HTTP in one handler. Text a client chose
+(a name, a version, a field, a value) enters a message only through `clip` or `quoted`, which
+bound it and escape what an encoder or a log line must not see raw.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
+
+ECHO_LIMIT: Final = 80
+"""Most characters of a client's text repeated in a message (a SHA-256 version id fits)."""
+
+
+def clip(text: str, limit: int = ECHO_LIMIT) -> str:
+    """Client text made safe to repeat in a message, a header or a log line.
+
+    Characters that are not printable (control characters; lone surrogates, which no UTF-8 encoder
+    accepts) are escaped as in a Python literal. Text longer than `limit` once escaped is cut
+    there and followed by "... (N characters)", N being its whole length.
+    """
+    shown, cut = _escaped_prefix(text, limit)
+    return f"{shown}... ({len(text)} characters)" if cut else shown
+
+
+def quoted(value: object, limit: int = ECHO_LIMIT) -> str:
+    """A client's value for a message: a string in single quotes, anything else as its repr,
+    bounded and escaped like `clip` (a cut string reads 'abc'... (4000 characters))."""
+    if not isinstance(value, str):
+        return clip(repr(value), limit)
+    shown, cut = _escaped_prefix(value, limit)
+    return f"'{shown}'... ({len(value)} characters)" if cut else f"'{shown}'"
+
+
+def _escaped_prefix(text: str, limit: int) -> tuple[str, bool]:
+    """At most `limit` characters of `text`, non-printable ones escaped, and whether it was cut."""
+    if len(text) <= limit and text.isprintable():
+        return text, False  # the common case, without a loop
+    pieces: list[str] = []
+    used = 0
+    for char in text:  # stops after `limit` characters: a long text costs no more than a short one
+        piece = char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        used += len(piece)
+        if used > limit:
+            return "".join(pieces), True
+        pieces.append(piece)
+    return "".join(pieces), False
 
 
 class LoanappError(Exception):
@@ -50,6 +92,10 @@ class LoanappError(Exception):
     def to_dict(self) -> dict[str, object]:
         """JSON body for this error: what went wrong, and which kind of error it is."""
         return {"error": self.message, "type": type(self).__name__}
+
+    def headers(self) -> dict[str, str]:
+        """HTTP headers that go with this error's response."""
+        return {}
 
 
 class NotFoundError(LoanappError):
@@ -70,7 +116,7 @@ class ModelNotFoundError(NotFoundError):
     """No version was ever published under this model name."""
 
     def __init__(self, name: str) -> None:
-        super().__init__(f"no model named {name!r} in the store")
+        super().__init__(f"no model named {quoted(name)} in the store")
         self.name = name
 
 
@@ -78,7 +124,7 @@ class VersionNotFoundError(NotFoundError):
     """No version of a model matches the given hash or prefix."""
 
     def __init__(self, name: str, version: str) -> None:
-        super().__init__(f"model {name!r} has no version {version!r}")
+        super().__init__(f"model {quoted(name)} has no version {quoted(version)}")
         self.name = name
         self.version = version
 
@@ -87,7 +133,9 @@ class AliasNotFoundError(NotFoundError):
     """An alias of a model was never set."""
 
     def __init__(self, name: str, alias: str) -> None:
-        super().__init__(f"model {name!r} has no alias {alias!r}; promote a version first")
+        super().__init__(
+            f"model {quoted(name)} has no alias {quoted(alias)}; promote a version first"
+        )
         self.name = name
         self.alias = alias
 
@@ -119,7 +167,7 @@ class AmbiguousVersionError(ConflictError):
 
     def __init__(self, prefix: str, matches: Sequence[str]) -> None:
         listed = ", ".join(sorted(matches))
-        super().__init__(f"version prefix {prefix!r} is ambiguous: matches {listed}")
+        super().__init__(f"version prefix {quoted(prefix)} is ambiguous: matches {listed}")
         self.prefix = prefix
         self.matches = list(matches)
 
@@ -240,14 +288,34 @@ class AdminDisabledError(LoanappError):
 
 
 class PayloadTooLargeError(LoanappError):
-    """A request body or batch exceeds the configured limit."""
+    """A request body or batch exceeds the configured limit; `size` is None when unknown (a
+    streamed body is not read past the limit)."""
 
     status_code = 413
 
-    def __init__(self, what: str, size: int, limit: int) -> None:
-        super().__init__(f"{what} is {size}, more than the limit of {limit}")
+    def __init__(self, what: str, size: int | None, limit: int) -> None:
+        amount = "more" if size is None else f"{size}, more"
+        super().__init__(f"{what} is {amount} than the limit of {limit}")
         self.size = size
         self.limit = limit
+
+
+class UnsupportedEncodingError(LoanappError):
+    """A request body is compressed with a Content-Encoding the service does not read."""
+
+    status_code = 415
+    accepted = ("gzip",)
+
+    def __init__(self, encoding: str) -> None:
+        super().__init__(
+            f"Content-Encoding {quoted(encoding)} is not supported; send the body uncompressed "
+            "or with Content-Encoding: gzip"
+        )
+        self.encoding = encoding
+
+    def headers(self) -> dict[str, str]:
+        """The encodings that are accepted, as RFC 9110 asks of a 415 for a Content-Encoding."""
+        return {"Accept-Encoding": ", ".join(self.accepted)}
 
 
 class RequestValidationError(LoanappError):
@@ -279,6 +347,10 @@ class ModelNotReadyError(LoanappError):
     def __init__(self, detail: str) -> None:
         super().__init__(f"no model is loaded yet: {detail}")
         self.detail = detail
+
+    def headers(self) -> dict[str, str]:
+        """When to ask again."""
+        return {"Retry-After": str(self.retry_after_seconds)}
 
 
 class UpstreamUnavailableError(LoanappError):

@@ -1,49 +1,161 @@
-"""What both Flask services share: JSON responses, JSON bodies, and the one error handler."""
+"""What both Flask services share: JSON responses, request bodies, request ids, error handling."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
-from typing import Any, TypeVar
+import zlib
+from typing import IO, Any, Final, TypeVar
 
 import orjson
 from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from loanapp.errors import LoanappError, MalformedRequestError, ModelNotReadyError
+from loanapp.errors import (
+    LoanappError,
+    MalformedRequestError,
+    PayloadTooLargeError,
+    UnsupportedEncodingError,
+    clip,
+    quoted,
+)
 
 logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:;=+/@-]{0,127}")
+"""A request id we adopt: up to 128 characters that are safe in a header and a log line."""
+READ_STEP: Final = 64 * 1024
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """A JSON response encoded with orjson (numpy arrays and floats included)."""
-    return Response(
-        orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
-        status=status,
-        headers=headers,
-        mimetype="application/json",
-    )
+    """A JSON response encoded with orjson (numpy arrays and floats included).
+
+    Never fails on text: a string orjson refuses (a lone surrogate from a client's JSON) is sent
+    with its unencodable characters escaped.
+    """
+    try:
+        data = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+    except orjson.JSONEncodeError:
+        data = orjson.dumps(_encodable(body), option=orjson.OPT_SERIALIZE_NUMPY)
+    return Response(data, status=status, headers=headers, mimetype="application/json")
+
+
+def _encodable(value: Any) -> Any:
+    """`value` with every string (keys too) made valid UTF-8: lone surrogates escaped."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_encodable(key): _encodable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encodable(item) for item in value]
+    return value
 
 
 def read_json_body(incoming: Request) -> Any:
     """The request body parsed as JSON; MalformedRequestError if it is not JSON."""
     if not incoming.mimetype or incoming.mimetype != "application/json":
         raise MalformedRequestError(
-            f"Content-Type must be application/json, got {incoming.mimetype or 'none'!r}"
+            f"Content-Type must be application/json, got {quoted(incoming.mimetype or 'none')}"
         )
-    data = incoming.get_data(cache=False)
+    data = read_body(incoming)
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         # orjson refuses NaN and Infinity; the standard parser reads them, so that validation can
-        # name the field that holds one (422) instead of rejecting the whole body (400).
+        # name the field that holds one (422) instead of rejecting the whole body (400). It also
+        # reads lone surrogates, which every message therefore shows through `clip`/`quoted`.
         try:
             return json.loads(data)
         except (ValueError, RecursionError):
             raise MalformedRequestError(f"body is not valid JSON ({exc})") from exc
+
+
+def read_body(incoming: Request) -> bytes:
+    """The request body, gzip-inflated if it says so, never more than the app's limit.
+
+    MAX_CONTENT_LENGTH bounds the body as sent, however it is framed (Content-Length or chunked),
+    and again once inflated: PayloadTooLargeError (413) past it, UnsupportedEncodingError (415)
+    for a Content-Encoding other than gzip, MalformedRequestError (400) for a broken body.
+    """
+    limit = incoming.max_content_length
+    gzipped = _is_gzipped(incoming.headers.get("Content-Encoding", ""))
+    data = _read_sent_body(incoming, limit)
+    return _inflated(data, limit) if gzipped else data
+
+
+def _is_gzipped(header: str) -> bool:
+    """Whether a Content-Encoding header says gzip; UnsupportedEncodingError for anything else."""
+    codings = [coding.strip().lower() for coding in header.split(",")]
+    codings = [coding for coding in codings if coding not in ("", "identity")]
+    if not codings:
+        return False
+    if codings in (["gzip"], ["x-gzip"]):
+        return True
+    raise UnsupportedEncodingError(header)
+
+
+def _read_sent_body(incoming: Request, limit: int | None) -> bytes:
+    """The body as sent, at most `limit` bytes, whether framed by Content-Length or chunked."""
+    length = incoming.content_length
+    if length is not None:
+        if limit is not None and length > limit:
+            raise PayloadTooLargeError("request body in bytes", length, limit)
+        data = incoming.get_data(cache=False)  # werkzeug reads at most Content-Length bytes
+        if len(data) < length:
+            # The client closed its side early. Under gunicorn werkzeug takes that for the end of
+            # the body, and a truncated body that happens to be valid JSON would be answered.
+            raise MalformedRequestError(
+                f"the body ended after {len(data)} of the {length} bytes its Content-Length gave"
+            )
+        return data
+    if not incoming.environ.get("wsgi.input_terminated"):
+        return b""  # no length, and a server that does not end the stream: nothing is safe to read
+    # A chunked body, ended by the server. Werkzeug would stop at the limit and drop the rest
+    # silently, so the body is read here, one byte past the limit to tell "at" from "over".
+    stream: IO[bytes] = incoming.environ["wsgi.input"]
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := _read_chunk(stream, READ_STEP if limit is None else limit + 1 - size):
+        chunks.append(chunk)
+        size += len(chunk)
+        if limit is not None and size > limit:
+            raise PayloadTooLargeError("request body in bytes", None, limit)
+    return b"".join(chunks)
+
+
+def _read_chunk(stream: IO[bytes], size: int) -> bytes:
+    """Up to `size` bytes of the WSGI input; a broken chunked framing is the client's error."""
+    try:
+        return stream.read(min(size, READ_STEP))
+    except Exception as exc:
+        # The server's reader raises its own types (gunicorn: InvalidChunkSize, NoMoreData, ...);
+        # they are translated here, once, instead of reaching the handler as a 500.
+        reason = clip(str(exc) or type(exc).__name__)
+        raise MalformedRequestError(f"the request body could not be read: {reason}") from exc
+
+
+def _inflated(data: bytes, limit: int | None) -> bytes:
+    """A gzip body inflated, stopping one byte past `limit`: a bomb is never inflated whole."""
+    pieces: list[bytes] = []
+    size = 0
+    while data:  # gzip allows several members one after another
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip header and trailer
+        budget = 0 if limit is None else limit + 1 - size  # 0: no bound
+        try:
+            piece = inflater.decompress(data, budget)
+        except zlib.error as exc:
+            raise MalformedRequestError(f"body is not valid gzip ({exc})") from exc
+        pieces.append(piece)
+        size += len(piece)
+        if limit is not None and size > limit:
+            raise PayloadTooLargeError("gzip-inflated request body in bytes", None, limit)
+        if not inflater.eof:
+            raise MalformedRequestError("body is not valid gzip (it ends in the middle)")
+        data = inflater.unused_data
+    return b"".join(pieces)
 
 
 def install_common_handlers(app: Flask) -> None:
@@ -51,7 +163,10 @@ def install_common_handlers(app: Flask) -> None:
 
     @app.before_request
     def _assign_request_id() -> None:
-        g.request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+        # The id is repeated in a response header and in log lines: one the client chose is
+        # adopted only if it is short and plain, else the request gets a fresh one.
+        offered = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = offered if REQUEST_ID_PATTERN.fullmatch(offered) else uuid.uuid4().hex
 
     @app.after_request
     def _echo_request_id(response: Response) -> Response:
@@ -62,10 +177,7 @@ def install_common_handlers(app: Flask) -> None:
     def _loanapp_error(error: LoanappError) -> Response:
         if error.status_code >= 500:
             logger.warning("request %s failed: %s", g.get("request_id"), error.message)
-        headers = {}
-        if isinstance(error, ModelNotReadyError):
-            headers["Retry-After"] = str(error.retry_after_seconds)
-        return json_response(error.to_dict(), error.status_code, headers)
+        return json_response(error.to_dict(), error.status_code, error.headers())
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(error: RequestEntityTooLarge) -> Response:

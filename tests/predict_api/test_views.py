@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Literal
 
 import numpy as np
+import orjson
+import pandas as pd
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from loanapp.artifacts import compute_version, load_model
 from loanapp.dev.traffic import sample_rows
@@ -20,6 +24,11 @@ from loanapp.web import get_state
 from tests.factories import rebuild
 
 ROWS = sample_rows(20)
+
+
+def post_json_text(client: FlaskClient, path: str, text: str | bytes) -> TestResponse:
+    """POST JSON text as given: key order kept (the test client's `json=` sorts keys)."""
+    return client.post(path, data=text, content_type="application/json")
 
 
 def test_predict_answers_label_probabilities_and_version(
@@ -218,3 +227,79 @@ def test_failed_update_keeps_the_model_and_shows_in_readyz(
     slot.swap(load_serving_model(gbm.artifact, gbm.version, "test"))
     assert client.get("/readyz").get_json()["last_error"] is None
     assert client.post("/predict", json=ROWS[0]).get_json()["model_version"] == gbm.version
+
+
+# --- every shape pandas writes -------------------------------------------------------------------
+
+
+def test_every_shape_pandas_writes_gets_the_answer_of_the_records(client: FlaskClient) -> None:
+    frame = pd.DataFrame(ROWS[:12], index=[40 - 3 * at for at in range(12)])  # "40", ..., "7"
+    expected = client.post("/predict/batch", json=ROWS[:12]).get_json()
+    orients: list[Literal["dict", "list", "records"]] = ["dict", "list", "records"]
+    for orient in orients:
+        batch = post_json_text(client, "/predict/batch", json.dumps(frame.to_dict(orient)))
+        assert batch.status_code == 200, (orient, batch.get_json())
+        assert batch.get_json() == expected
+        for position in (0, 5):
+            one_row = frame.iloc[[position]].to_dict(orient)
+            single = post_json_text(client, "/predict", json.dumps(one_row))
+            assert single.status_code == 200, (orient, single.get_json())
+            assert single.get_json() == client.post("/predict", json=ROWS[position]).get_json()
+
+
+def test_misaligned_index_keys_are_422_naming_the_column_and_keys(client: FlaskClient) -> None:
+    body = pd.DataFrame(ROWS[:3]).to_dict()
+    body["int_rate"] = {0: 13.0, 1: 12.0, 5: 11.0}  # no row 2; a row 5
+    response = post_json_text(client, "/predict/batch", json.dumps(body))
+    assert response.status_code == 422
+    assert response.get_json()["problems"] == [
+        {
+            "row": 0,
+            "field": "int_rate",
+            "problem": "index keys differ from those of the first column 'funded_amnt': "
+            "missing '2'; extra '5'",
+        }
+    ]
+
+
+# --- a client's text in answers ------------------------------------------------------------------
+
+RECORD_TEXT = json.dumps(ROWS[0])[1:-1]  # the fields of one valid record, without braces
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "status", "shown"),
+    [
+        ("/predict", '{"\\ud800": 1}', 422, "\\ud800"),
+        ("/predict/batch", '{"\\ud800": 1}', 400, "not all lists or all objects"),
+        ("/predict", '{"\\ud800": 1, ' + RECORD_TEXT + "}", 422, "field \\ud800: unknown field"),
+        ("/predict/batch", '[{"\\udc00x": 1, ' + RECORD_TEXT + "}]", 422, "field \\udc00x"),
+        (
+            "/predict",
+            '{"\\ud800": 1, ' + RECORD_TEXT.replace("term_36", "\\ud800") + "}",
+            422,
+            "field term: unknown category '\\ud800'",
+        ),
+        ("/predict/batch", '{"\\ud800": [1]}', 422, "\\ud800"),
+        ("/predict/batch", '{"funded_amnt": {"\\udfff": 1}, "term": {"0": "x"}}', 422, "'\\udfff'"),
+    ],
+)
+def test_a_lone_surrogate_anywhere_is_a_4xx_naming_it(
+    client: FlaskClient, path: str, text: str, status: int, shown: str
+) -> None:
+    response = post_json_text(client, path, text)
+    assert response.status_code == status, response.get_data()[:300]
+    answer = orjson.loads(response.get_data())  # strict UTF-8: nothing unencodable was sent
+    assert answer["type"] in ("RequestValidationError", "MalformedRequestError")
+    problems = [f"field {p.get('field')}: {p['problem']}" for p in answer.get("problems", [])]
+    assert any(shown in text for text in [answer["error"], *problems]), answer
+
+
+def test_a_long_field_name_or_value_is_not_echoed_whole(client: FlaskClient) -> None:
+    body = dict(ROWS[0], term="t" * 4000) | {"k" * 4000: 1}
+    response = client.post("/predict", json=body)
+    assert response.status_code == 422
+    assert len(response.get_data()) < 1000
+    assert "'... (4000 characters)" in response.get_json()["error"]
+    fields = [problem["field"] for problem in response.get_json()["problems"]]
+    assert fields == ["term", "k" * 80 + "... (4000 characters)"]
