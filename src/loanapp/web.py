@@ -6,28 +6,20 @@ import json
 import logging
 import re
 import uuid
-import zlib
-from typing import IO, Any, Final, TypeVar
+from typing import Any, Final, TypeVar
 
 import orjson
 from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from loanapp.errors import (
-    LoanappError,
-    MalformedRequestError,
-    PayloadTooLargeError,
-    UnsupportedEncodingError,
-    clip,
-    quoted,
-)
+from loanapp.errors import LoanappError, MalformedRequestError, quoted
+from loanapp.request_bodies import read_body
 
 logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:;=+/@-]{0,127}")
 """A request id we adopt: up to 128 characters that are safe in a header and a log line."""
-READ_STEP: Final = 64 * 1024
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -71,91 +63,6 @@ def read_json_body(incoming: Request) -> Any:
             return json.loads(data)
         except (ValueError, RecursionError):
             raise MalformedRequestError(f"body is not valid JSON ({exc})") from exc
-
-
-def read_body(incoming: Request) -> bytes:
-    """The request body, gzip-inflated if it says so, never more than the app's limit.
-
-    MAX_CONTENT_LENGTH bounds the body as sent, however it is framed (Content-Length or chunked),
-    and again once inflated: PayloadTooLargeError (413) past it, UnsupportedEncodingError (415)
-    for a Content-Encoding other than gzip, MalformedRequestError (400) for a broken body.
-    """
-    limit = incoming.max_content_length
-    gzipped = _is_gzipped(incoming.headers.get("Content-Encoding", ""))
-    data = _read_sent_body(incoming, limit)
-    return _inflated(data, limit) if gzipped else data
-
-
-def _is_gzipped(header: str) -> bool:
-    """Whether a Content-Encoding header says gzip; UnsupportedEncodingError for anything else."""
-    codings = [coding.strip().lower() for coding in header.split(",")]
-    codings = [coding for coding in codings if coding not in ("", "identity")]
-    if not codings:
-        return False
-    if codings in (["gzip"], ["x-gzip"]):
-        return True
-    raise UnsupportedEncodingError(header)
-
-
-def _read_sent_body(incoming: Request, limit: int | None) -> bytes:
-    """The body as sent, at most `limit` bytes, whether framed by Content-Length or chunked."""
-    length = incoming.content_length
-    if length is not None:
-        if limit is not None and length > limit:
-            raise PayloadTooLargeError("request body in bytes", length, limit)
-        data = incoming.get_data(cache=False)  # werkzeug reads at most Content-Length bytes
-        if len(data) < length:
-            # The client closed its side early. Under gunicorn werkzeug takes that for the end of
-            # the body, and a truncated body that happens to be valid JSON would be answered.
-            raise MalformedRequestError(
-                f"the body ended after {len(data)} of the {length} bytes its Content-Length gave"
-            )
-        return data
-    if not incoming.environ.get("wsgi.input_terminated"):
-        return b""  # no length, and a server that does not end the stream: nothing is safe to read
-    # A chunked body, ended by the server. Werkzeug would stop at the limit and drop the rest
-    # silently, so the body is read here, one byte past the limit to tell "at" from "over".
-    stream: IO[bytes] = incoming.environ["wsgi.input"]
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := _read_chunk(stream, READ_STEP if limit is None else limit + 1 - size):
-        chunks.append(chunk)
-        size += len(chunk)
-        if limit is not None and size > limit:
-            raise PayloadTooLargeError("request body in bytes", None, limit)
-    return b"".join(chunks)
-
-
-def _read_chunk(stream: IO[bytes], size: int) -> bytes:
-    """Up to `size` bytes of the WSGI input; a broken chunked framing is the client's error."""
-    try:
-        return stream.read(min(size, READ_STEP))
-    except Exception as exc:
-        # The server's reader raises its own types (gunicorn: InvalidChunkSize, NoMoreData, ...);
-        # they are translated here, once, instead of reaching the handler as a 500.
-        reason = clip(str(exc) or type(exc).__name__)
-        raise MalformedRequestError(f"the request body could not be read: {reason}") from exc
-
-
-def _inflated(data: bytes, limit: int | None) -> bytes:
-    """A gzip body inflated, stopping one byte past `limit`: a bomb is never inflated whole."""
-    pieces: list[bytes] = []
-    size = 0
-    while data:  # gzip allows several members one after another
-        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip header and trailer
-        budget = 0 if limit is None else limit + 1 - size  # 0: no bound
-        try:
-            piece = inflater.decompress(data, budget)
-        except zlib.error as exc:
-            raise MalformedRequestError(f"body is not valid gzip ({exc})") from exc
-        pieces.append(piece)
-        size += len(piece)
-        if limit is not None and size > limit:
-            raise PayloadTooLargeError("gzip-inflated request body in bytes", None, limit)
-        if not inflater.eof:
-            raise MalformedRequestError("body is not valid gzip (it ends in the middle)")
-        data = inflater.unused_data
-    return b"".join(pieces)
 
 
 def install_common_handlers(app: Flask) -> None:
