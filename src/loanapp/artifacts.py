@@ -13,6 +13,15 @@ Reading follows one order, so that no unverified byte is ever deserialised: hash
 compare with the expected version, then parse the JSON metadata, then refuse a scikit-learn version
 other than the installed one, then refuse any type outside the allow-list, then load the model and
 check that its reference rows still give the recorded probabilities.
+
+The zip archives (the artifact, and compiled.npz and model.skops inside it) are read within limits:
+each member's declared size, the archive's declared total and its member count are checked before
+a byte is inflated, and members are inflated a chunk at a time, so a zip bomb, or a header that
+lies about its size, is refused before it can take a worker's memory.
+
+`load_servable` is the one load path of the predict API (the compiled form when it reproduces the
+reference rows, else scikit-learn); `load_publishable`, the publish gate, runs it and the full
+scikit-learn load, so that a published version is one every predict-API worker can serve.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import platform
 import zipfile
 import zlib
@@ -27,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata as package_metadata
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -50,6 +60,8 @@ from loanapp.validation import validate_request
 if TYPE_CHECKING:
     import pandas as pd
 
+logger = logging.getLogger(__name__)
+
 # scikit-learn, skops and pandas are imported only where a function needs them: the predict API
 # serves compiled models and never loads them, which keeps its workers small and quick to start.
 
@@ -64,6 +76,25 @@ _ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 # Types skops does not trust by default but our pipelines legitimately contain. Anything else in an
 # artifact is refused by name, so a tampered or foreign model cannot smuggle in a callable.
 TRUSTED_TYPES = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
+
+# Limits on what reading an archive may inflate. The largest artifact we train (gradient boosting,
+# 300 trees) inflates to 2.2 MB: a 2.1 MB model.skops of 1,028 members, an 81 KB compiled.npz and a
+# 13 KB metadata.json nested 5 levels deep. The limits leave room for models 30 times larger, and
+# keep what a worker can be made to allocate by a small upload far below its memory.
+MAX_MEMBER_BYTES = 64 * 2**20
+MAX_INFLATED_BYTES = 128 * 2**20
+MAX_MEMBERS = 16_384  # a skops file holds about 3.4 members per tree
+# zipfile builds an object per central-directory entry before any member count can be checked.
+MAX_DIRECTORY_BYTES = 4 * 2**20
+MAX_METADATA_BYTES = 2**20  # parsed JSON takes several times its size in memory
+MAX_METADATA_DEPTH = 32  # pydantic re-reads version records only up to about 200 levels
+# Inflating a chunk at a time bounds memory even where a member's header lies about its size.
+_READ_CHUNK_BYTES = 2**20
+_READABLE_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+_ENCRYPTED_FLAGS = 0x0041  # traditional (bit 0) or strong (bit 6) encryption
+_PATCHED_DATA_FLAG = 0x0020
+_END_OF_DIRECTORY = b"PK\x05\x06"
+_ZIP64_LOCATOR = b"PK\x06\x07"
 
 
 class _Frozen(BaseModel):
@@ -224,7 +255,7 @@ def build_artifact(
 def read_metadata(data: bytes, expected_version: str) -> ArtifactMetadata:
     """Verify the bytes' hash, then parse the metadata; the model itself is not deserialised."""
     verify_bytes(data, expected_version)
-    return _parse_metadata(_read_member(data, METADATA_MEMBER))
+    return _parse_metadata(read_member(data, METADATA_MEMBER, MAX_METADATA_BYTES))
 
 
 def read_compiled(data: bytes, metadata: ArtifactMetadata) -> CompiledModel | None:
@@ -232,7 +263,9 @@ def read_compiled(data: bytes, metadata: ArtifactMetadata) -> CompiledModel | No
     if metadata.compiled is None:
         return None
     check_compatible(metadata)
-    return CompiledModel.from_bytes(_read_member(data, COMPILED_MEMBER))
+    compiled = read_member(data, COMPILED_MEMBER)
+    check_inner_archive(compiled, COMPILED_MEMBER, "numpy .npz archive")
+    return CompiledModel.from_bytes(compiled)
 
 
 @dataclass(frozen=True)
@@ -258,29 +291,108 @@ def load_model(data: bytes, expected_version: str) -> LoadedModel:
 
     metadata = read_metadata(data, expected_version)
     check_compatible(metadata)
-    model_bytes = _read_member(data, MODEL_MEMBER)
+    model_bytes = read_member(data, MODEL_MEMBER)
+    check_inner_archive(model_bytes, MODEL_MEMBER, "skops file")
     try:
         untrusted = [
             t for t in skops.io.get_untrusted_types(data=model_bytes) if t not in TRUSTED_TYPES
         ]
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
+    except _SKOPS_ERRORS as exc:
         raise ArtifactFormatError(f"{MODEL_MEMBER} is not a skops file ({exc})") from exc
     if untrusted:
         raise UntrustedArtifactError(untrusted)
-    estimator = skops.io.loads(model_bytes, trusted=list(TRUSTED_TYPES))
+    try:
+        estimator = skops.io.loads(model_bytes, trusted=list(TRUSTED_TYPES))
+    except _SKOPS_ERRORS as exc:
+        raise ArtifactFormatError(f"{MODEL_MEMBER} cannot be loaded ({exc})") from exc
     loaded = LoadedModel(version=expected_version, metadata=metadata, estimator=estimator)
     check_reference_rows(metadata, loaded.predict_rows)
     return loaded
 
 
+# What skops raises on a file it cannot rebuild: it parses JSON and zip members and then calls
+# the constructors and __setstate__ of allow-listed types with whatever the file holds.
+_SKOPS_ERRORS: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    LookupError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    ImportError,
+    RuntimeError,  # RecursionError on deeply nested JSON among them
+    MemoryError,
+)
+
+
+@dataclass(frozen=True)
+class ServableModel:
+    """Verified artifact bytes in the form the predict API serves: compiled, else scikit-learn."""
+
+    version: str
+    metadata: ArtifactMetadata
+    form: CompiledModel | LoadedModel
+
+    @property
+    def kind(self) -> str:
+        """What answers: 'compiled linear', 'compiled trees' or 'scikit-learn'."""
+        if isinstance(self.form, CompiledModel):
+            return f"compiled {self.form.kind}"
+        return "scikit-learn"
+
+
+def load_servable(data: bytes, expected_version: str) -> ServableModel:
+    """Load artifact bytes exactly as every predict-API worker does; the publish gate runs it too.
+
+    The compiled form is served if it reproduces the reference rows; one that answers differently
+    is logged and the scikit-learn model is loaded instead, with all of `load_model`'s checks. A
+    malformed compiled form, or one that fails on the rows, is refused: no worker would serve it.
+    Only the fallback imports scikit-learn.
+    """
+    metadata = read_metadata(data, expected_version)
+    compiled = read_compiled(data, metadata)
+    if compiled is not None:
+        try:
+            check_reference_rows(
+                metadata,
+                lambda rows: compiled.predict_proba(rows_to_columns(rows), len(rows)),
+                COMPILED_MEMBER,
+            )
+        except ArtifactBehaviourError as exc:
+            logger.warning("compiled form of %s not used: %s", expected_version, exc.message)
+        else:
+            return ServableModel(expected_version, metadata, compiled)
+    return ServableModel(expected_version, metadata, load_model(data, expected_version))
+
+
+def load_publishable(data: bytes, expected_version: str) -> LoadedModel:
+    """The publish gate: what every predict-API worker loads, and the full scikit-learn load.
+
+    A version is published only if the predict API can serve it (`load_servable`) and its
+    scikit-learn model loads too (pinned mode and the predict API's fallback need it).
+    """
+    servable = load_servable(data, expected_version)
+    if isinstance(servable.form, LoadedModel):
+        return servable.form
+    return load_model(data, expected_version)
+
+
+def rows_to_columns(rows: list[dict[str, FeatureValue]]) -> dict[str, list[FeatureValue]]:
+    """Applicant rows as columns, the shape compiled models and the predict API work on."""
+    return {name: [row[name] for row in rows] for name in rows[0]} if rows else {}
+
+
 def check_reference_rows(
     metadata: ArtifactMetadata,
     predict_rows: Callable[[list[dict[str, FeatureValue]]], npt.NDArray[np.float64]],
+    predictor: str = MODEL_MEMBER,
 ) -> None:
     """Raise ArtifactBehaviourError unless `predict_rows` reproduces the recorded probabilities.
 
     The rows are first checked as a request would be, so rows that do not fit the model's own
-    schema are an ArtifactFormatError rather than an error from deep inside the predictor.
+    schema are an ArtifactFormatError rather than an error from deep inside the predictor; a
+    predictor (named by its member) that fails on them is an ArtifactFormatError too.
     """
     reference = metadata.reference
     if not reference.rows:
@@ -291,27 +403,149 @@ def check_reference_rows(
     except (InvalidInputError, PayloadTooLargeError, RequestValidationError) as exc:
         reason = f"reference rows do not fit the input schema: {exc.message}"
         raise ArtifactFormatError(reason) from exc
-    actual = predict_rows(rows)
-    difference = float(np.max(np.abs(actual - np.asarray(reference.probabilities))))
+    try:
+        actual = np.asarray(predict_rows(rows), dtype=np.float64)
+        difference = float(np.max(np.abs(actual - np.asarray(reference.probabilities))))
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError, ArithmeticError) as exc:
+        reason = f"{predictor} fails on the reference rows ({type(exc).__name__}: {exc})"
+        raise ArtifactFormatError(reason) from exc
     if not difference <= reference.tolerance:  # also catches NaN
         raise ArtifactBehaviourError(max_difference=difference, tolerance=reference.tolerance)
 
 
-def _read_member(data: bytes, member: str) -> bytes:
+def read_member(data: bytes, member: str, limit: int = MAX_MEMBER_BYTES) -> bytes:
+    """One member of a zip archive, inflated within `limit`; ArtifactFormatError if it cannot be."""
+    what = _member_label("artifact", member)
+    with open_archive(data, "artifact") as archive:
+        try:
+            info = archive.getinfo(member)
+        except KeyError as exc:
+            raise ArtifactFormatError(f"{what} is missing") from exc
+        _check_declared_size(what, info.file_size, limit)
+        return _inflate(archive, info, what)
+
+
+def check_inner_archive(data: bytes, what: str, kind: str) -> None:
+    """Inflate every member of a zip held in the artifact once, within the limits, and discard it.
+
+    numpy and skops read these archives with zipfile's unbounded reads: after this pass each member
+    is known to inflate to exactly its declared size, which the limits have already bounded.
+    """
+    with open_archive(data, what, kind) as archive:
+        for info in archive.infolist():
+            _inflate(archive, info, _member_label(what, info.filename))
+
+
+def open_archive(data: bytes, what: str, kind: str = "readable zip archive") -> zipfile.ZipFile:
+    """A zip archive whose members can all be read within the limits; ArtifactFormatError if not."""
+    _check_directory(data, what)
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return archive.read(member)
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise ArtifactFormatError(f"not a readable zip archive ({exc})") from exc
-    except KeyError as exc:
-        raise ArtifactFormatError(f"member {member!r} is missing") from exc
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
+        raise ArtifactFormatError(f"{what} is not a {kind} ({exc})") from exc
+    members = archive.infolist()
+    if len(members) > MAX_MEMBERS:
+        raise ArtifactFormatError(
+            f"{what} has {len(members)} members, more than the limit of {MAX_MEMBERS}"
+        )
+    for info in members:
+        _check_member(info, _member_label(what, info.filename))
+    total = sum(info.file_size for info in members)
+    if total > MAX_INFLATED_BYTES:
+        raise ArtifactFormatError(
+            f"{what} declares {total} bytes inflated in all, more than the limit of "
+            f"{MAX_INFLATED_BYTES}"
+        )
+    return archive
+
+
+class Readable(Protocol):
+    """A binary stream, such as a zip member opened for reading."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to `size` bytes; b"" at the end."""
+        ...
+
+
+def read_bounded(stream: Readable, limit: int, what: str) -> bytes:
+    """Everything `stream` gives, a chunk at a time; ArtifactFormatError past `limit` bytes.
+
+    It never asks the stream for more than `limit` + 1 bytes in all, so a decompressor behind it
+    never inflates much past the limit, whatever the archive's headers say.
+    """
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := stream.read(min(_READ_CHUNK_BYTES, limit + 1 - total)):
+        total += len(chunk)
+        if total > limit:
+            raise ArtifactFormatError(f"{what} inflates to more than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _check_directory(data: bytes, what: str) -> None:
+    """Refuse a central directory larger than any artifact needs, before zipfile parses it."""
+    end = data.rfind(_END_OF_DIRECTORY, max(0, len(data) - 22 - 0xFFFF))
+    if end < 0 or len(data) < end + 22:
+        return  # no end record: zipfile refuses the bytes itself
+    if data[max(0, end - 20) : end].startswith(_ZIP64_LOCATOR):
+        # Artifacts are far below 4 GiB and 65,535 members; zip64 records only hide the sizes.
+        raise ArtifactFormatError(f"{what} is a zip64 archive, which loanapp does not read")
+    directory_bytes = int.from_bytes(data[end + 12 : end + 16], "little")
+    if directory_bytes > MAX_DIRECTORY_BYTES:
+        raise ArtifactFormatError(
+            f"{what} has a central directory of {directory_bytes} bytes, more than the limit of "
+            f"{MAX_DIRECTORY_BYTES}"
+        )
+
+
+def _check_member(info: zipfile.ZipInfo, what: str) -> None:
+    """Refuse a member zipfile cannot read, or one that declares more than a member may hold."""
+    if info.flag_bits & _ENCRYPTED_FLAGS:
+        raise ArtifactFormatError(f"{what} is encrypted")
+    if info.flag_bits & _PATCHED_DATA_FLAG:
+        raise ArtifactFormatError(f"{what} holds compressed patched data")
+    if info.compress_type not in _READABLE_METHODS:
+        raise ArtifactFormatError(
+            f"{what} uses compression method {info.compress_type}; only stored (0) and "
+            "deflated (8) members are read"
+        )
+    _check_declared_size(what, info.file_size, MAX_MEMBER_BYTES)
+
+
+def _check_declared_size(what: str, size: int, limit: int) -> None:
+    if size > limit:
+        raise ArtifactFormatError(
+            f"{what} declares {size} bytes inflated, more than the limit of {limit}"
+        )
+
+
+def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo, what: str) -> bytes:
+    """A member's bytes, never more than it declares (checked against the limits already)."""
+    try:
+        with archive.open(info) as stream:
+            return read_bounded(stream, info.file_size, what)
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError) as exc:
+        raise ArtifactFormatError(f"{what} is not readable ({exc})") from exc
+    except NotImplementedError as exc:  # a local header that contradicts the central directory
+        raise ArtifactFormatError(
+            f"{what} uses a zip feature loanapp does not read ({exc})"
+        ) from exc
+
+
+def _member_label(archive: str, member: str) -> str:
+    return f"{archive} member {member!r}"
 
 
 def _parse_metadata(raw: bytes) -> ArtifactMetadata:
     try:
         document = json.loads(raw)
+    except RecursionError as exc:
+        raise ArtifactFormatError(_too_deep()) from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ArtifactFormatError(f"{METADATA_MEMBER} is not JSON ({exc})") from exc
+    if _nesting_depth(document) > MAX_METADATA_DEPTH:
+        raise ArtifactFormatError(_too_deep())
     if not isinstance(document, dict) or document.get("format") != ARTIFACT_FORMAT:
         found = document.get("format") if isinstance(document, dict) else None
         raise ArtifactFormatError(f"format is {found!r}, expected {ARTIFACT_FORMAT!r}")
@@ -319,6 +553,25 @@ def _parse_metadata(raw: bytes) -> ArtifactMetadata:
         return ArtifactMetadata.model_validate(document)
     except ValidationError as exc:
         raise ArtifactFormatError(f"{METADATA_MEMBER} is malformed: {exc}") from exc
+
+
+def _nesting_depth(document: object) -> int:
+    """How many levels of arrays and objects a parsed JSON document has (without recursion)."""
+    depth = 0
+    level = [document] if isinstance(document, dict | list) else []
+    while level:
+        depth += 1
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+    return depth
+
+
+def _too_deep() -> str:
+    return f"{METADATA_MEMBER} is nested more than {MAX_METADATA_DEPTH} levels deep"
 
 
 def check_compatible(metadata: ArtifactMetadata) -> None:

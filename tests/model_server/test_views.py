@@ -19,7 +19,7 @@ from loanapp.model_server.state import ModelServerState
 from loanapp.store.registry import ModelRegistry
 from loanapp.training.train import TrainingResult
 from loanapp.web import get_state
-from tests.factories import UNLOADABLE, rebuild
+from tests.factories import MALFORMED, UNLOADABLE, rebuild
 from tests.model_server.conftest import AUTH, TOKEN, json_of
 
 
@@ -343,6 +343,71 @@ def test_upload_of_a_well_formed_artifact_whose_model_does_not_load_is_refused(
         versions
     )
     assert json_of(client.get("/v1/models/loan/current"))["version"] == versions[0]
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_upload_of_a_malformed_artifact_is_422_and_stores_nothing(
+    client: FlaskClient,
+    versions: list[str],
+    logreg: TrainingResult,
+    store_path: Path,
+    case: str,
+) -> None:
+    make, message = MALFORMED[case]
+    before = _files(store_path)
+    response = client.post(
+        "/v1/models/loan/versions?alias=production",
+        data=make(logreg.artifact),
+        content_type="application/octet-stream",
+        headers=AUTH,
+    )
+    assert response.status_code == 422
+    assert json_of(response)["type"] == "ArtifactFormatError"
+    assert json_of(response)["error"].startswith(message)
+    assert _files(store_path) == before
+    assert json_of(client.get("/v1/models/loan/current"))["version"] == versions[0]
+
+
+def _damage(store_path: Path, version: str) -> str:
+    """Change one byte of a stored blob behind the server's back; the hash of the new bytes."""
+    blob = store_path / "blobs" / "sha256" / version
+    tampered = bytearray(blob.read_bytes())
+    tampered[len(tampered) // 2] ^= 0x01
+    blob.write_bytes(bytes(tampered))
+    return compute_version(bytes(tampered))
+
+
+def test_promote_to_a_version_with_damaged_bytes_is_422(
+    client: FlaskClient, versions: list[str], store_path: Path
+) -> None:
+    actual = _damage(store_path, versions[1])
+    response = client.put(
+        "/v1/models/loan/aliases/production", json={"version": versions[1]}, headers=AUTH
+    )
+    assert response.status_code == 422
+    assert json_of(response) == {
+        "error": f"cannot promote {versions[1]} to 'production': its stored bytes hash to {actual}",
+        "type": "DamagedVersionError",
+    }
+    assert json_of(client.get("/v1/models/loan/current"))["version"] == versions[0]
+
+
+def test_rollback_to_a_version_with_damaged_bytes_is_422_and_names_the_intact_ones(
+    client: FlaskClient, versions: list[str], store_path: Path
+) -> None:
+    promoted = client.put(
+        "/v1/models/loan/aliases/production", json={"version": versions[1]}, headers=AUTH
+    )
+    assert promoted.status_code == 200
+    actual = _damage(store_path, versions[0])
+    response = client.post("/v1/models/loan/aliases/production/rollback", headers=AUTH)
+    assert response.status_code == 422
+    assert json_of(response) == {
+        "error": f"cannot roll back 'production' to {versions[0]}: its stored bytes hash to "
+        f"{actual}; versions still intact: {versions[1]}",
+        "type": "DamagedVersionError",
+    }
+    assert json_of(client.get("/v1/models/loan/current"))["version"] == versions[1]
 
 
 def test_upload_publishes_and_optionally_promotes(
