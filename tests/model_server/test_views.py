@@ -392,6 +392,22 @@ def test_promote_to_a_version_with_damaged_bytes_is_422(
     assert json_of(client.get("/v1/models/loan/current"))["version"] == versions[0]
 
 
+def test_promote_to_a_version_whose_bytes_are_gone_is_422(
+    client: FlaskClient, versions: list[str], store_path: Path
+) -> None:
+    (store_path / "blobs" / "sha256" / versions[1]).unlink()
+    response = client.put(
+        "/v1/models/loan/aliases/production", json={"version": versions[1][:8]}, headers=AUTH
+    )
+    assert response.status_code == 422
+    assert json_of(response) == {
+        "error": f"cannot promote {versions[1]} to 'production': its stored bytes are missing "
+        "from the store",
+        "type": "DamagedVersionError",
+    }
+    assert json_of(client.get("/v1/models/loan/current"))["version"] == versions[0]
+
+
 def test_rollback_to_a_version_with_damaged_bytes_is_422_and_names_the_intact_ones(
     client: FlaskClient, versions: list[str], store_path: Path
 ) -> None:

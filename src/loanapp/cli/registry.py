@@ -81,7 +81,7 @@ def show(context: CommandContext, version: str, name: str | None) -> None:
 @alias_option
 @pass_context
 def promote(context: CommandContext, version: str, name: str | None, alias: str) -> None:
-    """Point an alias at a published version."""
+    """Point an alias at a published version (its stored bytes are verified first)."""
     record = context.registry.promote(
         context.model_name(name), version, actor=context.settings.actor, alias=alias
     )
