@@ -133,3 +133,32 @@ def test_a_damaged_blob_that_no_version_lists_is_named(
     assert [str(problem) for problem in report.problems] == [
         f"blobs/sha256/{logreg.version}: stored bytes hash to {actual}"
     ]
+
+
+def test_records_that_do_not_match_their_keys_are_named(
+    registry: ModelRegistry, logreg: TrainingResult
+) -> None:
+    store = registry.store
+    registry.publish(logreg.artifact, actor="a", alias="production")
+    junk = b"bytes that are no artifact"
+    other = compute_version(junk)
+    store.create(f"blobs/sha256/{other}", junk)
+    record = registry.get_version("loan", logreg.version)
+    store.put(f"models/loan/versions/{other}.json", record.model_dump_json().encode())
+    store.put("models/loan/versions/notes.txt", b"not a record")
+    store.put("models/loan/aliases/broken.json", b"[]")
+    store.put("blobs/sha256/not-a-hash", b"")
+    report = verify_store(store)
+    versions = "models/loan/versions"
+    assert sorted(str(problem) for problem in report.problems) == sorted(
+        [
+            f"{versions}/{other}.json: records loan {logreg.version}, not loan {other}",
+            f"{versions}/{other}.json: records {len(logreg.artifact)} bytes, its blob has "
+            f"{len(junk)}",
+            f"{versions}/{other}.json: its blob's metadata does not parse: not a valid loanapp "
+            "artifact: artifact is not a readable zip archive (File is not a zip file)",
+            f"{versions}/notes.txt: not a version record (expected <sha256>.json)",
+            "models/loan/aliases/broken.json: does not parse (record: Input should be an object)",
+            "blobs/sha256/not-a-hash: the name is not a SHA-256 version id",
+        ]
+    )
