@@ -255,7 +255,7 @@ def build_artifact(
 def read_metadata(data: bytes, expected_version: str) -> ArtifactMetadata:
     """Verify the bytes' hash, then parse the metadata; the model itself is not deserialised."""
     verify_bytes(data, expected_version)
-    return _parse_metadata(read_member(data, METADATA_MEMBER, MAX_METADATA_BYTES))
+    return _parse_metadata(_read_member(data, METADATA_MEMBER, MAX_METADATA_BYTES))
 
 
 def read_compiled(data: bytes, metadata: ArtifactMetadata) -> CompiledModel | None:
@@ -263,8 +263,8 @@ def read_compiled(data: bytes, metadata: ArtifactMetadata) -> CompiledModel | No
     if metadata.compiled is None:
         return None
     check_compatible(metadata)
-    compiled = read_member(data, COMPILED_MEMBER)
-    check_inner_archive(compiled, COMPILED_MEMBER, "numpy .npz archive")
+    compiled = _read_member(data, COMPILED_MEMBER)
+    _check_inner_archive(compiled, COMPILED_MEMBER, "numpy .npz archive")
     return CompiledModel.from_bytes(compiled)
 
 
@@ -291,8 +291,8 @@ def load_model(data: bytes, expected_version: str) -> LoadedModel:
 
     metadata = read_metadata(data, expected_version)
     check_compatible(metadata)
-    model_bytes = read_member(data, MODEL_MEMBER)
-    check_inner_archive(model_bytes, MODEL_MEMBER, "skops file")
+    model_bytes = _read_member(data, MODEL_MEMBER)
+    _check_inner_archive(model_bytes, MODEL_MEMBER, "skops file")
     try:
         untrusted = [
             t for t in skops.io.get_untrusted_types(data=model_bytes) if t not in TRUSTED_TYPES
@@ -386,13 +386,13 @@ def rows_to_columns(rows: list[dict[str, FeatureValue]]) -> dict[str, list[Featu
 def check_reference_rows(
     metadata: ArtifactMetadata,
     predict_rows: Callable[[list[dict[str, FeatureValue]]], npt.NDArray[np.float64]],
-    predictor: str = MODEL_MEMBER,
+    member: str = MODEL_MEMBER,
 ) -> None:
     """Raise ArtifactBehaviourError unless `predict_rows` reproduces the recorded probabilities.
 
     The rows are first checked as a request would be, so rows that do not fit the model's own
     schema are an ArtifactFormatError rather than an error from deep inside the predictor; a
-    predictor (named by its member) that fails on them is an ArtifactFormatError too.
+    predictor that fails on them is an ArtifactFormatError too, named by its `member`.
     """
     reference = metadata.reference
     if not reference.rows:
@@ -407,16 +407,16 @@ def check_reference_rows(
         actual = np.asarray(predict_rows(rows), dtype=np.float64)
         difference = float(np.max(np.abs(actual - np.asarray(reference.probabilities))))
     except (ValueError, TypeError, IndexError, KeyError, AttributeError, ArithmeticError) as exc:
-        reason = f"{predictor} fails on the reference rows ({type(exc).__name__}: {exc})"
+        reason = f"{member} fails on the reference rows ({type(exc).__name__}: {exc})"
         raise ArtifactFormatError(reason) from exc
     if not difference <= reference.tolerance:  # also catches NaN
         raise ArtifactBehaviourError(max_difference=difference, tolerance=reference.tolerance)
 
 
-def read_member(data: bytes, member: str, limit: int = MAX_MEMBER_BYTES) -> bytes:
+def _read_member(data: bytes, member: str, limit: int = MAX_MEMBER_BYTES) -> bytes:
     """One member of a zip archive, inflated within `limit`; ArtifactFormatError if it cannot be."""
     what = _member_label("artifact", member)
-    with open_archive(data, "artifact") as archive:
+    with _open_archive(data, "artifact") as archive:
         try:
             info = archive.getinfo(member)
         except KeyError as exc:
@@ -425,18 +425,18 @@ def read_member(data: bytes, member: str, limit: int = MAX_MEMBER_BYTES) -> byte
         return _inflate(archive, info, what)
 
 
-def check_inner_archive(data: bytes, what: str, kind: str) -> None:
+def _check_inner_archive(data: bytes, what: str, kind: str) -> None:
     """Inflate every member of a zip held in the artifact once, within the limits, and discard it.
 
     numpy and skops read these archives with zipfile's unbounded reads: after this pass each member
     is known to inflate to exactly its declared size, which the limits have already bounded.
     """
-    with open_archive(data, what, kind) as archive:
+    with _open_archive(data, what, kind) as archive:
         for info in archive.infolist():
             _inflate(archive, info, _member_label(what, info.filename))
 
 
-def open_archive(data: bytes, what: str, kind: str = "readable zip archive") -> zipfile.ZipFile:
+def _open_archive(data: bytes, what: str, kind: str = "readable zip archive") -> zipfile.ZipFile:
     """A zip archive whose members can all be read within the limits; ArtifactFormatError if not."""
     _check_directory(data, what)
     try:
