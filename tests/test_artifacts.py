@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 import sklearn
 
-from loanapp.artifacts import METADATA_MEMBER, compute_version, load_model, read_metadata
+from loanapp.artifacts import (
+    METADATA_MEMBER,
+    compute_version,
+    load_model,
+    read_metadata,
+)
 from loanapp.errors import (
     ArtifactBehaviourError,
     ArtifactError,
@@ -21,8 +26,10 @@ from loanapp.errors import (
     UntrustedArtifactError,
 )
 from loanapp.predict_api.serving_model import load_serving_model
+from loanapp.store.registry import ModelRegistry
 from loanapp.training.train import TrainingResult
 from tests.factories import (
+    MALFORMED,
     with_drifted_reference_rows,
     with_other_scikit_learn,
     with_reference_rows_missing_a_feature,
@@ -137,3 +144,21 @@ def test_corrupt_model_member_is_a_format_error(logreg: TrainingResult) -> None:
     broken = _zip({METADATA_MEMBER: metadata, "model.skops": b"garbage"})
     with pytest.raises(ArtifactFormatError, match=r"model\.skops is not a skops file"):
         load_model(broken, compute_version(broken))
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_the_predict_api_refuses_a_malformed_artifact_as_publishing_does(
+    registry: ModelRegistry, logreg: TrainingResult, case: str
+) -> None:
+    make, message = MALFORMED[case]
+    artifact = make(logreg.artifact)
+    refusals = []
+    for load in (
+        lambda: registry.publish(artifact, actor="alice"),
+        lambda: load_serving_model(artifact, compute_version(artifact), "test"),
+    ):
+        with pytest.raises(ArtifactFormatError) as caught:
+            load()
+        refusals.append(caught.value.message)
+    assert refusals[0].startswith(message)
+    assert refusals[1] == refusals[0]  # one load path: what a worker refuses is never published

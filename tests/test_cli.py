@@ -118,3 +118,65 @@ def test_pushing_a_tampered_file_is_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--store", str(tmp_path / "s"), "push", str(bad)])
     assert result.exit_code == 1
     assert "not a valid loanapp artifact" in result.output
+
+
+def _push_two(
+    runner: CliRunner, tmp_path: Path, logreg: TrainingResult, second: bytes
+) -> list[str]:
+    """Push two versions to the store in tmp_path/store; production points at the first."""
+    store = ["--store", str(tmp_path / "store")]
+    for index, data in enumerate((logreg.artifact, second)):
+        path = tmp_path / f"m{index}.bin"
+        path.write_bytes(data)
+        alias = ["--alias", "production"] if index == 0 else []
+        assert runner.invoke(main, [*store, "push", str(path), *alias]).exit_code == 0
+    return [logreg.version, hashlib.sha256(second).hexdigest()]
+
+
+def _damage_blob(store: Path, version: str) -> str:
+    blob = store / "blobs" / "sha256" / version
+    tampered = bytearray(blob.read_bytes())
+    tampered[len(tampered) // 2] ^= 0x01
+    blob.write_bytes(bytes(tampered))
+    return hashlib.sha256(bytes(tampered)).hexdigest()
+
+
+def test_promote_refuses_a_version_whose_bytes_changed(
+    tmp_path: Path, logreg: TrainingResult, second_logreg: bytes
+) -> None:
+    runner = CliRunner()
+    first, second = _push_two(runner, tmp_path, logreg, second_logreg)
+    actual = _damage_blob(tmp_path / "store", second)
+    store = ["--store", str(tmp_path / "store")]
+    result = runner.invoke(main, [*store, "promote", second[:8]])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: cannot promote {second} to 'production': its stored bytes hash to {actual}\n"
+    )
+    history = json.loads(runner.invoke(main, [*store, "history", "--json"]).output)
+    assert history["version"] == first
+
+
+def test_verify_prints_one_line_per_problem_and_exits_1(
+    tmp_path: Path, logreg: TrainingResult, second_logreg: bytes
+) -> None:
+    runner = CliRunner()
+    first, _ = _push_two(runner, tmp_path, logreg, second_logreg)
+    store = ["--store", str(tmp_path / "store")]
+    sound = runner.invoke(main, [*store, "verify"])
+    assert sound.exit_code == 0, sound.output
+    uri = (tmp_path / "store").absolute().as_uri()
+    assert sound.output == (
+        f"checked 2 blobs, 2 version records, 1 alias (1 history entry) in {uri}: no problems\n"
+    )
+    actual = _damage_blob(tmp_path / "store", first)
+    damaged = runner.invoke(main, [*store, "verify", "--name", "loan"])
+    assert damaged.exit_code == 1
+    assert damaged.output.splitlines() == [
+        f"blobs/sha256/{first}: stored bytes hash to {actual}",
+        f"models/loan/aliases/production.json: points at {first}, whose blob is damaged",
+        f"checked 2 blobs, 2 version records, 1 alias (1 history entry) in {uri}: 2 problems",
+    ]
+    unknown = runner.invoke(main, [*store, "verify", "--name", "ghost"])
+    assert unknown.exit_code == 1
+    assert unknown.output == "Error: no model named 'ghost' in the store\n"

@@ -16,6 +16,7 @@ from loanapp.artifacts import build_artifact, compute_version, load_model, read_
 from loanapp.compiled import CompiledModel, LinearScorer
 from loanapp.errors import ArtifactFormatError
 from loanapp.predict_api.serving_model import load_serving_model
+from loanapp.store.registry import ModelRegistry
 from loanapp.training.compile import compile_pipeline
 from loanapp.training.data import load_dataset
 from loanapp.training.train import TrainingResult
@@ -69,7 +70,9 @@ def test_the_api_serves_the_compiled_form(
     assert serving.predictor_kind == f"compiled {kind}"
 
 
-def test_a_compiled_form_that_drifted_falls_back_to_scikit_learn(logreg: TrainingResult) -> None:
+def test_a_compiled_form_that_drifted_falls_back_to_scikit_learn(
+    logreg: TrainingResult, registry: ModelRegistry
+) -> None:
     model = load_model(logreg.artifact, logreg.version)
     compiled = read_compiled(logreg.artifact, model.metadata)
     assert compiled is not None
@@ -80,6 +83,8 @@ def test_a_compiled_form_that_drifted_falls_back_to_scikit_learn(logreg: Trainin
     artifact = build_artifact(model.estimator, model.metadata, shifted)
     serving = load_serving_model(artifact, compute_version(artifact), "test")
     assert serving.predictor_kind == "scikit-learn"
+    # The API serves it (by scikit-learn), so the publish gate, which runs the same load, takes it.
+    assert registry.publish(artifact, actor="test").version == compute_version(artifact)
     rows = list(model.metadata.reference.rows)
     columns = {name: [row[name] for row in rows] for name in rows[0]}
     np.testing.assert_allclose(

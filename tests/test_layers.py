@@ -78,6 +78,7 @@ def published_store(registry: ModelRegistry, logreg: TrainingResult) -> Path:
         ["history"],
         ["promote", "{version}"],
         ["rollback", "--alias", "missing"],
+        ["verify"],
     ],
 )
 def test_registry_commands_load_no_pandas_scipy_or_scikit_learn(

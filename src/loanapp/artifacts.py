@@ -13,6 +13,15 @@ Reading follows one order, so that no unverified byte is ever deserialised: hash
 compare with the expected version, then parse the JSON metadata, then refuse a scikit-learn version
 other than the installed one, then refuse any type outside the allow-list, then load the model and
 check that its reference rows still give the recorded probabilities.
+
+The zip archives (the artifact, and compiled.npz and model.skops inside it) are read within limits:
+each member's declared size, the archive's declared total and its member count are checked before
+a byte is inflated, and members are inflated a chunk at a time, so a zip bomb, or a header that
+lies about its size, is refused before it can take a worker's memory.
+
+`load_servable` is the one load path of the predict API (the compiled form when it reproduces the
+reference rows, else scikit-learn); `load_publishable`, the publish gate, runs it and the full
+scikit-learn load, so that a published version is one every predict-API worker can serve.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import platform
 import zipfile
 import zlib
@@ -33,6 +43,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from loanapp.archives import check_inner_archive, read_member
 from loanapp.compiled import COMPILED_MEMBER, CompiledModel
 from loanapp.errors import (
     ArtifactBehaviourError,
@@ -50,6 +61,8 @@ from loanapp.validation import validate_request
 if TYPE_CHECKING:
     import pandas as pd
 
+logger = logging.getLogger(__name__)
+
 # scikit-learn, skops and pandas are imported only where a function needs them: the predict API
 # serves compiled models and never loads them, which keeps its workers small and quick to start.
 
@@ -64,6 +77,9 @@ _ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 # Types skops does not trust by default but our pipelines legitimately contain. Anything else in an
 # artifact is refused by name, so a tampered or foreign model cannot smuggle in a callable.
 TRUSTED_TYPES = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
+
+MAX_METADATA_BYTES = 2**20  # parsed JSON takes several times its size in memory
+MAX_METADATA_DEPTH = 32  # pydantic re-reads version records only up to about 200 levels
 
 
 class _Frozen(BaseModel):
@@ -224,7 +240,7 @@ def build_artifact(
 def read_metadata(data: bytes, expected_version: str) -> ArtifactMetadata:
     """Verify the bytes' hash, then parse the metadata; the model itself is not deserialised."""
     verify_bytes(data, expected_version)
-    return _parse_metadata(_read_member(data, METADATA_MEMBER))
+    return _parse_metadata(read_member(data, METADATA_MEMBER, MAX_METADATA_BYTES))
 
 
 def read_compiled(data: bytes, metadata: ArtifactMetadata) -> CompiledModel | None:
@@ -232,7 +248,9 @@ def read_compiled(data: bytes, metadata: ArtifactMetadata) -> CompiledModel | No
     if metadata.compiled is None:
         return None
     check_compatible(metadata)
-    return CompiledModel.from_bytes(_read_member(data, COMPILED_MEMBER))
+    compiled = read_member(data, COMPILED_MEMBER)
+    check_inner_archive(compiled, COMPILED_MEMBER, "numpy .npz archive")
+    return CompiledModel.from_bytes(compiled)
 
 
 @dataclass(frozen=True)
@@ -258,29 +276,108 @@ def load_model(data: bytes, expected_version: str) -> LoadedModel:
 
     metadata = read_metadata(data, expected_version)
     check_compatible(metadata)
-    model_bytes = _read_member(data, MODEL_MEMBER)
+    model_bytes = read_member(data, MODEL_MEMBER)
+    check_inner_archive(model_bytes, MODEL_MEMBER, "skops file")
     try:
         untrusted = [
             t for t in skops.io.get_untrusted_types(data=model_bytes) if t not in TRUSTED_TYPES
         ]
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
+    except _SKOPS_ERRORS as exc:
         raise ArtifactFormatError(f"{MODEL_MEMBER} is not a skops file ({exc})") from exc
     if untrusted:
         raise UntrustedArtifactError(untrusted)
-    estimator = skops.io.loads(model_bytes, trusted=list(TRUSTED_TYPES))
+    try:
+        estimator = skops.io.loads(model_bytes, trusted=list(TRUSTED_TYPES))
+    except _SKOPS_ERRORS as exc:
+        raise ArtifactFormatError(f"{MODEL_MEMBER} cannot be loaded ({exc})") from exc
     loaded = LoadedModel(version=expected_version, metadata=metadata, estimator=estimator)
     check_reference_rows(metadata, loaded.predict_rows)
     return loaded
 
 
+# What skops raises on a file it cannot rebuild: it parses JSON and zip members and then calls
+# the constructors and __setstate__ of allow-listed types with whatever the file holds.
+_SKOPS_ERRORS: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    LookupError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    ImportError,
+    RuntimeError,  # RecursionError on deeply nested JSON among them
+    MemoryError,
+)
+
+
+@dataclass(frozen=True)
+class ServableModel:
+    """Verified artifact bytes in the form the predict API serves: compiled, else scikit-learn."""
+
+    version: str
+    metadata: ArtifactMetadata
+    form: CompiledModel | LoadedModel
+
+    @property
+    def kind(self) -> str:
+        """What answers: 'compiled linear', 'compiled trees' or 'scikit-learn'."""
+        if isinstance(self.form, CompiledModel):
+            return f"compiled {self.form.kind}"
+        return "scikit-learn"
+
+
+def load_servable(data: bytes, expected_version: str) -> ServableModel:
+    """Load artifact bytes exactly as every predict-API worker does; the publish gate runs it too.
+
+    The compiled form is served if it reproduces the reference rows; one that answers differently
+    is logged and the scikit-learn model is loaded instead, with all of `load_model`'s checks. A
+    malformed compiled form, or one that fails on the rows, is refused: no worker would serve it.
+    Only the fallback imports scikit-learn.
+    """
+    metadata = read_metadata(data, expected_version)
+    compiled = read_compiled(data, metadata)
+    if compiled is not None:
+        try:
+            check_reference_rows(
+                metadata,
+                lambda rows: compiled.predict_proba(rows_to_columns(rows), len(rows)),
+                COMPILED_MEMBER,
+            )
+        except ArtifactBehaviourError as exc:
+            logger.warning("compiled form of %s not used: %s", expected_version, exc.message)
+        else:
+            return ServableModel(expected_version, metadata, compiled)
+    return ServableModel(expected_version, metadata, load_model(data, expected_version))
+
+
+def load_publishable(data: bytes, expected_version: str) -> LoadedModel:
+    """The publish gate: what every predict-API worker loads, and the full scikit-learn load.
+
+    A version is published only if the predict API can serve it (`load_servable`) and its
+    scikit-learn model loads too (pinned mode and the predict API's fallback need it).
+    """
+    servable = load_servable(data, expected_version)
+    if isinstance(servable.form, LoadedModel):
+        return servable.form
+    return load_model(data, expected_version)
+
+
+def rows_to_columns(rows: list[dict[str, FeatureValue]]) -> dict[str, list[FeatureValue]]:
+    """Applicant rows as columns, the shape compiled models and the predict API work on."""
+    return {name: [row[name] for row in rows] for name in rows[0]} if rows else {}
+
+
 def check_reference_rows(
     metadata: ArtifactMetadata,
     predict_rows: Callable[[list[dict[str, FeatureValue]]], npt.NDArray[np.float64]],
+    member: str = MODEL_MEMBER,
 ) -> None:
     """Raise ArtifactBehaviourError unless `predict_rows` reproduces the recorded probabilities.
 
     The rows are first checked as a request would be, so rows that do not fit the model's own
-    schema are an ArtifactFormatError rather than an error from deep inside the predictor.
+    schema are an ArtifactFormatError rather than an error from deep inside the predictor; a
+    predictor that fails on them is an ArtifactFormatError too, named by its `member`.
     """
     reference = metadata.reference
     if not reference.rows:
@@ -291,27 +388,25 @@ def check_reference_rows(
     except (InvalidInputError, PayloadTooLargeError, RequestValidationError) as exc:
         reason = f"reference rows do not fit the input schema: {exc.message}"
         raise ArtifactFormatError(reason) from exc
-    actual = predict_rows(rows)
-    difference = float(np.max(np.abs(actual - np.asarray(reference.probabilities))))
+    try:
+        actual = np.asarray(predict_rows(rows), dtype=np.float64)
+        difference = float(np.max(np.abs(actual - np.asarray(reference.probabilities))))
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError, ArithmeticError) as exc:
+        reason = f"{member} fails on the reference rows ({type(exc).__name__}: {exc})"
+        raise ArtifactFormatError(reason) from exc
     if not difference <= reference.tolerance:  # also catches NaN
         raise ArtifactBehaviourError(max_difference=difference, tolerance=reference.tolerance)
-
-
-def _read_member(data: bytes, member: str) -> bytes:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return archive.read(member)
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise ArtifactFormatError(f"not a readable zip archive ({exc})") from exc
-    except KeyError as exc:
-        raise ArtifactFormatError(f"member {member!r} is missing") from exc
 
 
 def _parse_metadata(raw: bytes) -> ArtifactMetadata:
     try:
         document = json.loads(raw)
+    except RecursionError as exc:
+        raise ArtifactFormatError(_too_deep()) from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ArtifactFormatError(f"{METADATA_MEMBER} is not JSON ({exc})") from exc
+    if _nesting_depth(document) > MAX_METADATA_DEPTH:
+        raise ArtifactFormatError(_too_deep())
     if not isinstance(document, dict) or document.get("format") != ARTIFACT_FORMAT:
         found = document.get("format") if isinstance(document, dict) else None
         raise ArtifactFormatError(f"format is {found!r}, expected {ARTIFACT_FORMAT!r}")
@@ -319,6 +414,25 @@ def _parse_metadata(raw: bytes) -> ArtifactMetadata:
         return ArtifactMetadata.model_validate(document)
     except ValidationError as exc:
         raise ArtifactFormatError(f"{METADATA_MEMBER} is malformed: {exc}") from exc
+
+
+def _nesting_depth(document: object) -> int:
+    """How many levels of arrays and objects a parsed JSON document has (without recursion)."""
+    depth = 0
+    level = [document] if isinstance(document, dict | list) else []
+    while level:
+        depth += 1
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+    return depth
+
+
+def _too_deep() -> str:
+    return f"{METADATA_MEMBER} is nested more than {MAX_METADATA_DEPTH} levels deep"
 
 
 def check_compatible(metadata: ArtifactMetadata) -> None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -32,6 +34,22 @@ from loanapp.errors import ArtifactFormatError
 FloatArray = npt.NDArray[np.float64]
 COMPILED_MEMBER = "compiled.npz"
 _TREE_ARRAYS = ("feature", "threshold", "missing_left", "right_mask", "tree_starts", "leaf_values")
+_NODE_ARRAYS = _TREE_ARRAYS[:4]
+_MAX_LEAVES = 64  # one uint64 mask per tree
+# What reading malformed bytes raises: numpy, zipfile and json errors (an unknown compression,
+# an encrypted member and deep nesting are RuntimeErrors), and building from arrays that do not fit.
+_MALFORMED_ERRORS = (
+    ValueError,
+    LookupError,
+    TypeError,
+    AttributeError,
+    OSError,
+    EOFError,
+    RuntimeError,
+    MemoryError,
+    zipfile.BadZipFile,
+    zlib.error,
+)
 
 
 @dataclass(frozen=True)
@@ -250,13 +268,28 @@ class CompiledModel:
             if layout["kind"] == "linear":
                 scorer = LinearScorer(arrays["coef"], float(arrays["intercept"]))
             else:
+                _check_tree_arrays(arrays)
                 scorer = TreeScorer(
                     **{name: arrays[name] for name in _TREE_ARRAYS},
                     baseline=float(arrays["baseline"]),
                 )
             return cls(encoder=Encoder(blocks), scorer=scorer, kind=layout["kind"])
-        except (ValueError, KeyError, TypeError, OSError) as exc:
+        except _MALFORMED_ERRORS as exc:
             raise ArtifactFormatError(f"{COMPILED_MEMBER} is malformed ({exc})") from exc
+
+
+def _check_tree_arrays(arrays: Mapping[str, npt.NDArray[Any]]) -> None:
+    """Raise ValueError unless the tree arrays fit together (TreeScorer sizes buffers by them)."""
+    nodes = len(arrays["feature"])
+    if any(arrays[name].shape != (nodes,) for name in _NODE_ARRAYS):
+        raise ValueError(f"the node arrays {', '.join(_NODE_ARRAYS)} differ in shape")
+    starts, leaves = arrays["tree_starts"], arrays["leaf_values"]
+    if starts.ndim != 1 or len(starts) == 0 or starts[0] != 0 or starts[-1] > nodes:
+        raise ValueError("tree_starts does not index the node arrays")
+    if np.any(np.diff(starts) < 0):
+        raise ValueError("tree_starts is not sorted")
+    if leaves.ndim != 2 or len(leaves) != len(starts) or not 0 < leaves.shape[1] <= _MAX_LEAVES:
+        raise ValueError(f"leaf_values is not one row of 1 to {_MAX_LEAVES} leaves per tree")
 
 
 def _block_from_json(block: dict[str, Any]) -> Block:

@@ -13,7 +13,8 @@
     │   └── NothingToRollBackError          an alias has no earlier version
     ├── ArtifactError                 422  the bytes are not a model we will serve
     │   ├── ArtifactIntegrityError          SHA-256 of the bytes differs from the expected one
-    │   ├── ArtifactFormatError             not a loanapp artifact, or its metadata is malformed
+    │   ├── DamagedVersionError             an alias would move to a version whose bytes are damaged
+    │   ├── ArtifactFormatError             not a loanapp artifact: malformed, or over a size limit
     │   ├── IncompatibleArtifactError       trained with another scikit-learn version
     │   ├── UntrustedArtifactError          the serialised model holds types we do not load
     │   ├── ArtifactBehaviourError          reference rows no longer give the recorded answers
@@ -39,7 +40,7 @@ bound it and escape what an encoder or a log line must not see raw.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, Literal
 
 ECHO_LIMIT: Final = 80
 """Most characters of a client's text repeated in a message (a SHA-256 version id fits)."""
@@ -201,8 +202,37 @@ class ArtifactIntegrityError(ArtifactError):
         self.actual = actual
 
 
+class DamagedVersionError(ArtifactError):
+    """A promotion or rollback targets a version whose stored bytes no longer hash to it.
+
+    `actual` is what the stored bytes hash to (None if they are missing); a rollback also lists
+    the versions of the alias's history that are still intact, to choose from instead.
+    """
+
+    def __init__(
+        self,
+        action: Literal["promote", "rollback"],
+        alias: str,
+        version: str,
+        actual: str | None,
+        intact: Sequence[str] | None = None,
+    ) -> None:
+        if action == "promote":
+            refused = f"cannot promote {version} to {alias!r}"
+        else:
+            refused = f"cannot roll back {alias!r} to {version}"
+        found = "are missing from the store" if actual is None else f"hash to {actual}"
+        message = f"{refused}: its stored bytes {found}"
+        if intact is not None:
+            message += f"; versions still intact: {', '.join(intact) or 'none'}"
+        super().__init__(message)
+        self.version = version
+        self.actual = actual
+        self.intact = list(intact or ())
+
+
 class ArtifactFormatError(ArtifactError):
-    """The bytes are not a loanapp artifact, or its metadata is malformed."""
+    """The bytes are not a loanapp artifact: a member is malformed, or inflates past a limit."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"not a valid loanapp artifact: {reason}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import io
 import logging
 import sys
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from loanapp.model_server.state import ModelServerState
 from loanapp.store.registry import ModelRegistry
 from loanapp.training.train import TrainingResult
 from loanapp.web import get_state
-from tests.factories import UNLOADABLE, rebuild
+from tests.factories import MALFORMED, UNLOADABLE, rebuild
 from tests.model_server.conftest import AUTH, TOKEN, json_of
 
 
@@ -345,6 +346,87 @@ def test_upload_of_a_well_formed_artifact_whose_model_does_not_load_is_refused(
     assert json_of(client.get("/v1/models/loan/current"))["version"] == versions[0]
 
 
+@pytest.mark.parametrize("case", MALFORMED)
+def test_upload_of_a_malformed_artifact_is_422_and_stores_nothing(
+    client: FlaskClient,
+    versions: list[str],
+    logreg: TrainingResult,
+    store_path: Path,
+    case: str,
+) -> None:
+    make, message = MALFORMED[case]
+    before = _files(store_path)
+    response = client.post(
+        "/v1/models/loan/versions?alias=production",
+        data=make(logreg.artifact),
+        content_type="application/octet-stream",
+        headers=AUTH,
+    )
+    assert response.status_code == 422
+    assert json_of(response)["type"] == "ArtifactFormatError"
+    assert json_of(response)["error"].startswith(message)
+    assert _files(store_path) == before
+    assert json_of(client.get("/v1/models/loan/current"))["version"] == versions[0]
+
+
+def _damage(store_path: Path, version: str) -> str:
+    """Change one byte of a stored blob behind the server's back; the hash of the new bytes."""
+    blob = store_path / "blobs" / "sha256" / version
+    tampered = bytearray(blob.read_bytes())
+    tampered[len(tampered) // 2] ^= 0x01
+    blob.write_bytes(bytes(tampered))
+    return compute_version(bytes(tampered))
+
+
+def test_promote_to_a_version_with_damaged_bytes_is_422(
+    client: FlaskClient, versions: list[str], store_path: Path
+) -> None:
+    actual = _damage(store_path, versions[1])
+    response = client.put(
+        "/v1/models/loan/aliases/production", json={"version": versions[1]}, headers=AUTH
+    )
+    assert response.status_code == 422
+    assert json_of(response) == {
+        "error": f"cannot promote {versions[1]} to 'production': its stored bytes hash to {actual}",
+        "type": "DamagedVersionError",
+    }
+    assert json_of(client.get("/v1/models/loan/current"))["version"] == versions[0]
+
+
+def test_promote_to_a_version_whose_bytes_are_gone_is_422(
+    client: FlaskClient, versions: list[str], store_path: Path
+) -> None:
+    (store_path / "blobs" / "sha256" / versions[1]).unlink()
+    response = client.put(
+        "/v1/models/loan/aliases/production", json={"version": versions[1][:8]}, headers=AUTH
+    )
+    assert response.status_code == 422
+    assert json_of(response) == {
+        "error": f"cannot promote {versions[1]} to 'production': its stored bytes are missing "
+        "from the store",
+        "type": "DamagedVersionError",
+    }
+    assert json_of(client.get("/v1/models/loan/current"))["version"] == versions[0]
+
+
+def test_rollback_to_a_version_with_damaged_bytes_is_422_and_names_the_intact_ones(
+    client: FlaskClient, versions: list[str], store_path: Path
+) -> None:
+    promoted = client.put(
+        "/v1/models/loan/aliases/production", json={"version": versions[1]}, headers=AUTH
+    )
+    assert promoted.status_code == 200
+    actual = _damage(store_path, versions[0])
+    response = client.post("/v1/models/loan/aliases/production/rollback", headers=AUTH)
+    assert response.status_code == 422
+    assert json_of(response) == {
+        "error": f"cannot roll back 'production' to {versions[0]}: its stored bytes hash to "
+        f"{actual}; versions still intact: {versions[1]}",
+        "type": "DamagedVersionError",
+    }
+    assert json_of(client.get("/v1/models/loan/current"))["version"] == versions[1]
+
+
 def test_upload_publishes_and_optionally_promotes(
     client: FlaskClient, versions: list[str], logreg: TrainingResult
 ) -> None:
@@ -433,7 +515,7 @@ def test_upload_over_the_size_limit_is_413(
     )
     assert response.status_code == 413
     assert json_of(response) == {
-        "error": "request body is larger than the limit of 1000 bytes",
+        "error": f"request body in bytes is {len(logreg.artifact)}, more than the limit of 1000",
         "type": "PayloadTooLargeError",
     }
 
@@ -530,3 +612,21 @@ def test_wsgi_module_builds_the_app_from_the_environment(
     finally:
         get_state(wsgi.app, ModelServerState).catalog.stop()
         del sys.modules["loanapp.model_server.wsgi"]
+
+
+def test_a_chunked_upload_over_the_size_limit_is_413_not_cut(
+    make_app: Callable[..., Flask], versions: list[str], logreg: TrainingResult
+) -> None:
+    client = make_app(max_upload_bytes=1000).test_client()
+    response = client.post(
+        "/v1/models/loan/versions",
+        input_stream=io.BytesIO(logreg.artifact),  # no Content-Length: framed as a server would
+        content_type="application/octet-stream",
+        headers=AUTH | {"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert response.status_code == 413
+    assert json_of(response) == {
+        "error": "request body in bytes is more than the limit of 1000",
+        "type": "PayloadTooLargeError",
+    }

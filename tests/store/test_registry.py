@@ -8,9 +8,11 @@ from threading import Barrier
 
 import pytest
 
+from loanapp import errors
 from loanapp.artifacts import compute_version
 from loanapp.errors import (
     AliasNotFoundError,
+    ArtifactError,
     ArtifactFormatError,
     ArtifactIntegrityError,
     InvalidInputError,
@@ -22,7 +24,7 @@ from loanapp.store.objects import ObjectStore
 from loanapp.store.registry import ModelRegistry
 from loanapp.store.uri import open_store
 from loanapp.training.train import TrainingResult
-from tests.factories import UNLOADABLE
+from tests.factories import MALFORMED, UNLOADABLE, rebuild
 
 
 def test_publish_stores_blob_and_record(registry: ModelRegistry, logreg: TrainingResult) -> None:
@@ -57,6 +59,65 @@ def test_publish_refuses_a_well_formed_artifact_whose_model_does_not_load(
     assert registry.list_models() == []
     with pytest.raises(VersionNotFoundError):
         registry.resolve_version("loan", compute_version(artifact))
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_publish_refuses_a_malformed_artifact_and_stores_nothing(
+    registry: ModelRegistry, logreg: TrainingResult, case: str
+) -> None:
+    make, message = MALFORMED[case]
+    artifact = make(logreg.artifact)
+    with pytest.raises(ArtifactFormatError) as caught:
+        registry.publish(artifact, actor="alice", alias="production")
+    assert caught.value.message.startswith(message)
+    assert registry.store.list("") == []  # no blob, no version record, no alias
+
+
+def _damage(registry: ModelRegistry, version: str) -> str:
+    """Change one byte of a version's stored bytes behind the registry's back; the new hash."""
+    blob = f"blobs/sha256/{version}"
+    tampered = bytearray(registry.store.get(blob).data)
+    tampered[len(tampered) // 2] ^= 0x01
+    registry.store.put(blob, bytes(tampered))
+    return compute_version(bytes(tampered))
+
+
+def test_promote_refuses_a_version_whose_stored_bytes_changed(
+    registry: ModelRegistry, logreg: TrainingResult, second_logreg: bytes
+) -> None:
+    first = registry.publish(logreg.artifact, actor="a", alias="production").version
+    second = registry.publish(second_logreg, actor="a").version
+    actual = _damage(registry, second)
+    with pytest.raises(ArtifactError) as caught:
+        registry.promote("loan", second[:8], actor="mallory")
+    assert isinstance(caught.value, errors.DamagedVersionError)
+    assert caught.value.message == (
+        f"cannot promote {second} to 'production': its stored bytes hash to {actual}"
+    )
+    alias = registry.get_alias("loan")
+    assert (alias.version, len(alias.history)) == (first, 1)  # the alias did not move
+
+
+def test_rollback_refuses_a_damaged_version_and_names_the_intact_ones(
+    registry: ModelRegistry, logreg: TrainingResult, second_logreg: bytes
+) -> None:
+    third_artifact = rebuild(logreg.artifact, model_type="logreg-third")
+    versions = [
+        registry.publish(data, actor="a", alias="production").version
+        for data in (logreg.artifact, second_logreg, third_artifact)
+    ]
+    actual = _damage(registry, versions[1])
+    with pytest.raises(ArtifactError) as caught:
+        registry.rollback("loan", actor="mallory")
+    assert isinstance(caught.value, errors.DamagedVersionError)
+    assert caught.value.message == (
+        f"cannot roll back 'production' to {versions[1]}: its stored bytes hash to {actual}; "
+        f"versions still intact: {versions[2]}, {versions[0]}"
+    )
+    alias = registry.get_alias("loan")
+    assert (alias.version, len(alias.history)) == (versions[2], 3)
+    registry.publish(second_logreg, actor="a")  # publishing the verified bytes repairs the blob
+    assert registry.rollback("loan", actor="a").version == versions[1]
 
 
 def test_publish_under_another_name(registry: ModelRegistry, logreg: TrainingResult) -> None:

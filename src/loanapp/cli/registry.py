@@ -1,4 +1,4 @@
-"""Registry commands: push, versions, show, promote, rollback, history.
+"""Registry commands: push, versions, show, promote, rollback, history, verify.
 
 None of them imports pandas, scipy or scikit-learn; `push` loads the artifact's model through the
 artifact loader, because the publish gate must prove that it loads.
@@ -20,6 +20,7 @@ from loanapp.cli.base import (
     pass_context,
 )
 from loanapp.store.registry import AliasRecord
+from loanapp.store.verify import verify_store
 
 
 @main.command()
@@ -80,7 +81,7 @@ def show(context: CommandContext, version: str, name: str | None) -> None:
 @alias_option
 @pass_context
 def promote(context: CommandContext, version: str, name: str | None, alias: str) -> None:
-    """Point an alias at a published version."""
+    """Point an alias at a published version (its stored bytes are verified first)."""
     record = context.registry.promote(
         context.model_name(name), version, actor=context.settings.actor, alias=alias
     )
@@ -115,6 +116,22 @@ def history(context: CommandContext, name: str | None, alias: str, as_json: bool
             f"{change.revision:>4}  {change.at:%Y-%m-%d %H:%M:%S}  {change.action:<8}  "
             f"{(change.previous or '-')[:12]:<12} -> {change.version[:12]}  by {change.by}"
         )
+
+
+@main.command()
+@click.option("--name", default=None, help="Check only this model [default: every model].")
+@pass_context
+def verify(context: CommandContext, name: str | None) -> None:
+    """Check every blob against its hash, and every version record, alias and history entry.
+
+    Prints one line per problem and a summary; exits with 1 if anything is wrong.
+    """
+    report = verify_store(context.registry.store, name)
+    for problem in report.problems:
+        click.echo(str(problem))
+    click.echo(report.summary())
+    if not report.ok:
+        raise click.exceptions.Exit(1)
 
 
 def _echo_change(record: AliasRecord) -> None:

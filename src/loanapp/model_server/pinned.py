@@ -7,7 +7,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from loanapp.artifacts import check_version_id, check_version_prefix, load_model
+from loanapp.artifacts import check_version_id, check_version_prefix, load_publishable
 from loanapp.defaults import DEFAULT_ALIAS
 from loanapp.errors import (
     AliasNotFoundError,
@@ -56,10 +56,10 @@ class PinnedCatalog:
             raise InvalidInputError(
                 f"MODEL_URI {model_uri!r}: cannot read {path}: {exc.strerror or exc}"
             ) from exc
-        # load_model checks the hash before it parses a single byte (ArtifactIntegrityError names
-        # both hashes), then deserialises and checks the reference rows: a model that starts is
-        # servable. Only the bytes are kept; clients load the model themselves.
-        metadata = load_model(data, version).metadata
+        # The publish gate: the hash before a single byte is parsed (ArtifactIntegrityError names
+        # both hashes), then the predict API's own load and the full one, so a model that starts
+        # is servable by every worker. Only the bytes are kept; clients load the model themselves.
+        metadata = load_publishable(data, version).metadata
         record = VersionRecord(
             name=metadata.name,
             version=version,

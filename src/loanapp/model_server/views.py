@@ -12,6 +12,7 @@ from loanapp.errors import InvalidInputError, LoanappError, MalformedRequestErro
 from loanapp.model_server.auth import require_admin
 from loanapp.model_server.catalog import ModelCatalog
 from loanapp.model_server.state import ModelServerState
+from loanapp.request_bodies import read_body
 from loanapp.settings import ModelServerSettings
 from loanapp.store.registry import AliasRecord, check_name
 from loanapp.web import get_state, json_response, read_json_body
@@ -109,7 +110,7 @@ def upload_version(name: str) -> Response:
         raise MalformedRequestError(
             f"Content-Type must be application/octet-stream, got {request.mimetype or 'none'!r}"
         )
-    data = request.get_data(cache=False)
+    data = read_body(request)  # bounded however it is framed, as the predict API's bodies are
     record = _catalog().publish(data, actor=actor, name=name, alias=alias)
     _log_write(actor, f"published {name}", record.version)
     if alias is not None:

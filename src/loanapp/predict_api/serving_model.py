@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -11,18 +10,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from loanapp.artifacts import (
-    ArtifactMetadata,
-    LoadedModel,
-    check_reference_rows,
-    load_model,
-    read_compiled,
-    read_metadata,
-)
-from loanapp.errors import ArtifactBehaviourError
+from loanapp.artifacts import ArtifactMetadata, LoadedModel, load_servable
 from loanapp.schema import FeatureValue
-
-logger = logging.getLogger(__name__)
 
 Columns = dict[str, list[FeatureValue]]
 
@@ -94,23 +83,10 @@ def load_serving_model(data: bytes, version: str, source: str) -> ServingModel:
     """Verify artifact bytes and make them servable: compiled if it passes its checks, else sklearn.
 
     Either way the hash is checked before anything is parsed, the scikit-learn version must match,
-    and the model must reproduce the reference rows recorded at training time.
+    and the model must reproduce the reference rows recorded at training time. The publish gate
+    runs the same `load_servable`, so a published version is one this loads.
     """
-    metadata = read_metadata(data, version)
-    compiled = read_compiled(data, metadata)
-    if compiled is not None:
-        try:
-            check_reference_rows(
-                metadata, lambda rows: compiled.predict_proba(_columns(rows), len(rows))
-            )
-        except ArtifactBehaviourError as exc:
-            logger.warning("compiled form of %s not used: %s", version, exc.message)
-        else:
-            kind = f"compiled {compiled.kind}"
-            return ServingModel(version, metadata, compiled, kind, source)
-    model = load_model(data, version)
-    return ServingModel(version, metadata, ScikitLearnPredictor(model), "scikit-learn", source)
-
-
-def _columns(rows: list[dict[str, FeatureValue]]) -> Columns:
-    return {name: [row[name] for row in rows] for name in rows[0]} if rows else {}
+    servable = load_servable(data, version)
+    form = servable.form
+    predictor = ScikitLearnPredictor(form) if isinstance(form, LoadedModel) else form
+    return ServingModel(version, servable.metadata, predictor, servable.kind, source)

@@ -10,7 +10,8 @@ compare-and-swap only):
 Publishing writes the blob first and the small version record after it, so a version that is
 listed always has its bytes in place. An alias record holds its whole history, so the current
 version and the log of changes move together in one atomic write; a writer that loses the
-compare-and-swap rereads and retries, so concurrent promotions are never lost.
+compare-and-swap rereads and retries, so concurrent promotions are never lost. An alias moves only
+to a version whose stored bytes still hash to it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from loanapp.artifacts import (
     check_version_prefix,
     compute_version,
     load_model,
+    load_publishable,
     verify_bytes,
 )
 from loanapp.defaults import DEFAULT_ALIAS
@@ -39,6 +41,7 @@ from loanapp.errors import (
     AmbiguousVersionError,
     ArtifactIntegrityError,
     CorruptRecordError,
+    DamagedVersionError,
     InvalidInputError,
     ModelNotFoundError,
     NothingToRollBackError,
@@ -50,6 +53,7 @@ from loanapp.errors import (
 from loanapp.store.objects import ObjectStore, StoredObject
 
 MAX_ALIAS_UPDATE_ATTEMPTS = 200
+BLOB_PREFIX = "blobs/sha256/"
 _NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
@@ -146,12 +150,13 @@ class ModelRegistry:
     ) -> VersionRecord:
         """Load an artifact fully (the publish gate), then store it; idempotent per bytes.
 
-        With `alias`, also point the alias at the version once it is stored.
+        The gate loads it as every predict-API worker will (compiled form included) and as
+        scikit-learn; with `alias`, the alias is pointed at the version once it is stored.
         """
         if alias is not None:
             check_name("alias", alias)  # before publishing, so a typo does not half-succeed
         version = compute_version(data)
-        model = load_model(data, version)  # the gate: nothing that fails to load is published
+        model = load_publishable(data, version)  # nothing a worker would refuse is published
         name = check_name("model name", name or model.metadata.name)
         record = self._store_version(name, version, data, actor, model.metadata)
         if alias is not None:
@@ -185,8 +190,8 @@ class ModelRegistry:
     def get_version(self, name: str, version: str) -> VersionRecord:
         """The record of one version, by full hash or unique prefix."""
         version = self.resolve_version(name, version)
-        stored = self.store.get(_version_key(name, version))
-        return _parse(VersionRecord, stored, _version_key(name, version))
+        stored = self.store.get(version_key(name, version))
+        return _parse(VersionRecord, stored, version_key(name, version))
 
     def resolve_version(self, name: str, reference: str) -> str:
         """Full version id for a full hash or a unique prefix of at least six hex digits."""
@@ -202,9 +207,16 @@ class ModelRegistry:
 
     def load_artifact_bytes(self, version: str) -> bytes:
         """Artifact bytes of a version, verified against its hash."""
-        data = self.store.get(_blob_key(check_version_id(version))).data
+        data = self.store.get(blob_key(check_version_id(version))).data
         verify_bytes(data, version)
         return data
+
+    def stored_hash(self, version: str) -> str | None:
+        """SHA-256 of the bytes stored for a version (equal to it if intact); None if missing."""
+        try:
+            return compute_version(self.store.get(blob_key(check_version_id(version))).data)
+        except ObjectNotFoundError:
+            return None
 
     def load_model(self, version: str) -> LoadedModel:
         """Fetch, verify and deserialise a version."""
@@ -224,8 +236,11 @@ class ModelRegistry:
     def promote(
         self, name: str, version: str, *, actor: str, alias: str = DEFAULT_ALIAS
     ) -> AliasRecord:
-        """Point an alias at a published version (full hash or unique prefix)."""
+        """Point an alias at a published version (full hash or unique prefix) with intact bytes."""
         version = self.resolve_version(name, version)
+        actual = self.stored_hash(version)
+        if actual != version:
+            raise DamagedVersionError("promote", alias, version, actual)
 
         def to_version(_current: AliasRecord | None) -> tuple[Literal["promote"], str]:
             return "promote", version
@@ -233,12 +248,16 @@ class ModelRegistry:
         return self._update_alias(name, alias, actor, to_version)
 
     def rollback(self, name: str, *, actor: str, alias: str = DEFAULT_ALIAS) -> AliasRecord:
-        """Point an alias back at the version it had before the current one."""
+        """Point an alias back at the version it had before the current one, if it is intact."""
 
         def to_previous(current: AliasRecord | None) -> tuple[Literal["rollback"], str]:
             target = current.rollback_target() if current else None
-            if target is None:
+            if current is None or target is None:
                 raise NothingToRollBackError(name, alias)
+            actual = self.stored_hash(target)
+            if actual != target:
+                intact = self._intact_versions(current, besides=target)
+                raise DamagedVersionError("rollback", alias, target, actual, intact)
             return "rollback", target
 
         return self._update_alias(name, alias, actor, to_previous)
@@ -259,29 +278,32 @@ class ModelRegistry:
             metadata=metadata,
         )
         try:
-            self.store.create(_version_key(name, version), record.model_dump_json().encode())
+            self.store.create(version_key(name, version), record.model_dump_json().encode())
         except ObjectExistsError:
             return self.get_version(name, version)
         return record
 
+    def _intact_versions(self, record: AliasRecord, besides: str) -> list[str]:
+        """Versions the alias has had, latest first, whose stored bytes still hash to them."""
+        had = dict.fromkeys(change.version for change in reversed(record.history))
+        return [v for v in had if v != besides and self.stored_hash(v) == v]
+
     def _store_blob(self, version: str, data: bytes) -> None:
         try:
-            self.store.create(_blob_key(version), data)
+            self.store.create(blob_key(version), data)
         except ObjectExistsError:
-            existing = self.store.get(_blob_key(version)).data
+            existing = self.store.get(blob_key(version)).data
             try:
                 verify_bytes(existing, version)
             except ArtifactIntegrityError:
-                self.store.put(
-                    _blob_key(version), data
-                )  # repair a damaged copy with verified bytes
+                self.store.put(blob_key(version), data)  # repair a damaged copy with verified bytes
 
     def _version_ids(self, name: str) -> list[str]:
         prefix = f"models/{name}/versions/"
         return [key[len(prefix) : -len(".json")] for key in self.store.list(prefix)]
 
     def _read_alias(self, name: str, alias: str) -> tuple[AliasRecord, str]:
-        key = _alias_key(check_name("model name", name), check_name("alias", alias))
+        key = alias_key(check_name("model name", name), check_name("alias", alias))
         try:
             stored = self.store.get(key)
         except ObjectNotFoundError as exc:
@@ -297,7 +319,7 @@ class ModelRegistry:
         actor: str,
         decide: Callable[[AliasRecord | None], tuple[Literal["promote", "rollback"], str]],
     ) -> AliasRecord:
-        key = _alias_key(check_name("model name", name), check_name("alias", alias))
+        key = alias_key(check_name("model name", name), check_name("alias", alias))
         for attempt in range(MAX_ALIAS_UPDATE_ATTEMPTS):
             try:
                 current, etag = self._read_alias(name, alias)
@@ -330,15 +352,18 @@ class ModelRegistry:
         raise PreconditionFailedError(key)
 
 
-def _blob_key(version: str) -> str:
-    return f"blobs/sha256/{version}"
+def blob_key(version: str) -> str:
+    """Key of a version's artifact bytes."""
+    return f"{BLOB_PREFIX}{version}"
 
 
-def _version_key(name: str, version: str) -> str:
+def version_key(name: str, version: str) -> str:
+    """Key of a version's record."""
     return f"models/{name}/versions/{version}.json"
 
 
-def _alias_key(name: str, alias: str) -> str:
+def alias_key(name: str, alias: str) -> str:
+    """Key of an alias's record."""
     return f"models/{name}/aliases/{alias}.json"
 
 
