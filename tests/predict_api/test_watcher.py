@@ -304,6 +304,33 @@ def test_an_artifact_that_fails_verification_is_refused_and_the_old_model_stays(
     assert not (cache.folder / version).exists()
 
 
+@pytest.mark.parametrize("answer", ["not-changed", "served-version"])
+def test_an_answer_naming_the_served_version_clears_the_last_error(
+    watcher: ModelWatcher,
+    server: ScriptedModelServer,
+    slot: ModelSlot,
+    logreg: TrainingResult,
+    second_logreg: bytes,
+    answer: str,
+) -> None:
+    refused = with_drifted_reference_rows(second_logreg)
+    watcher.start()
+    serve_first(server, logreg)
+    server.answer(compute_version(refused))  # a bad version is promoted
+    assert server.next_call() == Call("fetch_artifact", compute_version(refused))
+    server.answer(refused)
+    assert server.next_call() == Call("current_version", logreg.version, WAIT_SECONDS)
+    assert str(slot.status()["last_error"]).startswith("loaded model does not reproduce")
+
+    # It is rolled back: the model server names the version this worker serves again, by a
+    # long-poll's "not changed" or by an answer that names it.
+    server.answer(None if answer == "not-changed" else logreg.version)
+    assert server.next_call() == Call("current_version", logreg.version, WAIT_SECONDS)
+    status = slot.status()
+    assert (status["last_error"], status["last_error_at"]) == (None, None)
+    assert status["version"] == logreg.version
+
+
 def test_an_unexpected_error_while_updating_is_recorded_and_retried(
     watcher: ModelWatcher,
     server: ScriptedModelServer,

@@ -43,6 +43,11 @@ class ModelSlot:
         with self._lock:
             self._status.update(last_error=message, last_error_at=datetime.now(UTC).isoformat())
 
+    def clear_failure(self) -> None:
+        """Forget the last failure: the model server was asked and names the version served."""
+        with self._lock:
+            self._status.update(last_error=None, last_error_at=None)
+
     def status(self) -> dict[str, Any]:
         """What /readyz reports: the version served, since when, from where, and the last error."""
         with self._lock:

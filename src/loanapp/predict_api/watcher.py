@@ -94,6 +94,9 @@ class ModelWatcher:
         if self._stopping.is_set():
             return  # stopping: the answer of a long-poll that outlived the stop is not acted on
         if version is None or version == known:
+            # The model server names what this worker serves: whatever failed before (a version
+            # refused, then rolled back; the server unreachable for a while) is over.
+            self.slot.clear_failure()
             # A busy model server answers "no change" at once instead of holding the request;
             # pause before asking again rather than spin.
             if known and time.monotonic() - asked_at < self.wait_seconds / 2:
