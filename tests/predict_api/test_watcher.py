@@ -141,7 +141,7 @@ def slot() -> ModelSlot:
 @pytest.fixture
 def cache(tmp_path: Path) -> ArtifactCache:
     """An empty artifact cache in a temporary folder."""
-    return ArtifactCache(tmp_path / "cache")
+    return ArtifactCache(tmp_path / "cache", SERVER_URL)
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ def create_app(settings: PredictApiSettings | None = None, *, follow: bool = Tru
         name=settings.model_name,
         client=ModelServerClient(settings.model_server_url),
         slot=slot,
-        cache=ArtifactCache(settings.cache_dir),
+        cache=ArtifactCache(settings.cache_dir, settings.model_server_url),
         wait_seconds=settings.wait_seconds,
         retry_max_seconds=settings.retry_max_seconds,
     )
