@@ -21,8 +21,7 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class ArtifactCache:
-    """Verified artifacts named by version, and a pointer to the last version served per model
-    server followed and per model.
+    """Verified artifacts by version, and the last version served per model server and model.
 
         <folder>/<sha256>                            artifact bytes, named by their SHA-256
         <folder>/servers/<key>/<name>.current        last version of `name` served from the model

@@ -58,8 +58,12 @@ class ModelSlot:
             self._status["model_server_reached"] = True
 
     def status(self) -> dict[str, Any]:
-        """What /readyz reports: the version served, since when, from where, the last error, and
-        whether the model server has answered since start (if not, a cached version is served)."""
+        """What /readyz reports about this worker's model and its updates.
+
+        The version served, since when, from where and by which predictor; the last failed
+        update; whether the model server has answered since start (if not, a version served
+        came from the local cache).
+        """
         with self._lock:
             current = self._current
             detail = dict(self._status)
