@@ -143,6 +143,14 @@ class PredictApiSettings(Settings):
     retry_max_seconds: float = Field(
         5.0, gt=0, description="Longest pause between retries after a failed update."
     )
+    startup_wait_seconds: float = Field(
+        5.0,
+        gt=0,
+        description=(
+            "How long a starting worker tries to reach the model server before it serves the "
+            "version its cache last had from it (not ready meanwhile)."
+        ),
+    )
 
 
 SettingsT = TypeVar("SettingsT", bound=Settings)

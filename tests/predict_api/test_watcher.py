@@ -3,7 +3,8 @@
 The model server is a fake client (the one place these tests replace a collaborator: its
 transport is HTTP); the slot, the cache and the artifacts are real. Every call the watcher makes
 waits for the test to script its answer, as a held long-poll waits for a change, and tells the
-test that it was made: the tests synchronise on those calls, never on time.
+test that it was made: the tests synchronise on those calls, never on time. The watcher's clock,
+which ends its start wait, is a fake too: it moves only when a test moves it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from tests.factories import (
 NAME = "loan"
 SERVER_URL = "http://model-server.test"
 WAIT_SECONDS = 0.02  # only passed on: the fake answers when the test says so
+STARTUP_WAIT_SECONDS = 5.0  # on the fake clock
 JOIN_SECONDS = 30  # generous: only a broken watcher makes a wait last this long
 
 
@@ -44,6 +46,7 @@ class Call:
     method: str
     version: str | None  # current_version: the version it knows; fetch_artifact: the one it wants
     wait: float | None = None
+    timeout: float | None = None  # current_version: the bound on the whole question, if any
 
 
 Answer = str | bytes | None | Exception
@@ -61,11 +64,16 @@ class ScriptedModelServer:
     # -- the client's interface, called by the watcher's thread ----------------------------------
 
     def current_version(
-        self, name: str, *, known: str | None = None, wait: float = 0.0
+        self,
+        name: str,
+        *,
+        known: str | None = None,
+        wait: float = 0.0,
+        timeout: float | None = None,
     ) -> str | None:
         """The next scripted answer: a version, None for "not changed", or an error."""
         assert name == NAME
-        answer = self._answer(Call("current_version", known, wait))
+        answer = self._answer(Call("current_version", known, wait, timeout))
         assert answer is None or isinstance(answer, str)
         return answer
 
@@ -126,6 +134,26 @@ def unavailable(reason: str = "GET /v1/models/loan/current answered 503") -> Exc
     return UpstreamUnavailableError(SERVER_URL, reason)
 
 
+class FakeClock:
+    """A monotonic clock that moves only when the test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward."""
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """The watcher's clock, at 0 until the test moves it."""
+    return FakeClock()
+
+
 @pytest.fixture
 def server() -> ScriptedModelServer:
     """The fake model server, answering only what the test scripts."""
@@ -141,12 +169,12 @@ def slot() -> ModelSlot:
 @pytest.fixture
 def cache(tmp_path: Path) -> ArtifactCache:
     """An empty artifact cache in a temporary folder."""
-    return ArtifactCache(tmp_path / "cache")
+    return ArtifactCache(tmp_path / "cache", SERVER_URL)
 
 
 @pytest.fixture
 def watcher(
-    server: ScriptedModelServer, slot: ModelSlot, cache: ArtifactCache
+    server: ScriptedModelServer, slot: ModelSlot, cache: ArtifactCache, clock: FakeClock
 ) -> Iterator[ModelWatcher]:
     """A watcher over the fake server, not started; stopped and its thread ended at teardown."""
     watcher = ModelWatcher(
@@ -157,6 +185,8 @@ def watcher(
         cache=cache,
         wait_seconds=WAIT_SECONDS,
         retry_max_seconds=0.01,
+        startup_wait_seconds=STARTUP_WAIT_SECONDS,
+        clock=clock,
     )
     yield watcher
     watcher.stop(timeout=0)
@@ -166,7 +196,8 @@ def watcher(
 
 def serve_first(server: ScriptedModelServer, result: TrainingResult) -> None:
     """Script a start with nothing served: the server names `result`, and the watcher fetches it."""
-    assert server.next_call() == Call("current_version", None, 0.0)
+    # The first question is bounded by the start wait (the fake clock has not moved).
+    assert server.next_call() == Call("current_version", None, 0.0, STARTUP_WAIT_SECONDS)
     server.answer(result.version)
     assert server.next_call() == Call("fetch_artifact", result.version)
     server.answer(result.artifact)
@@ -304,6 +335,33 @@ def test_an_artifact_that_fails_verification_is_refused_and_the_old_model_stays(
     assert not (cache.folder / version).exists()
 
 
+@pytest.mark.parametrize("answer", ["not-changed", "served-version"])
+def test_an_answer_naming_the_served_version_clears_the_last_error(
+    watcher: ModelWatcher,
+    server: ScriptedModelServer,
+    slot: ModelSlot,
+    logreg: TrainingResult,
+    second_logreg: bytes,
+    answer: str,
+) -> None:
+    refused = with_drifted_reference_rows(second_logreg)
+    watcher.start()
+    serve_first(server, logreg)
+    server.answer(compute_version(refused))  # a bad version is promoted
+    assert server.next_call() == Call("fetch_artifact", compute_version(refused))
+    server.answer(refused)
+    assert server.next_call() == Call("current_version", logreg.version, WAIT_SECONDS)
+    assert str(slot.status()["last_error"]).startswith("loaded model does not reproduce")
+
+    # It is rolled back: the model server names the version this worker serves again, by a
+    # long-poll's "not changed" or by an answer that names it.
+    server.answer(None if answer == "not-changed" else logreg.version)
+    assert server.next_call() == Call("current_version", logreg.version, WAIT_SECONDS)
+    status = slot.status()
+    assert (status["last_error"], status["last_error_at"]) == (None, None)
+    assert status["version"] == logreg.version
+
+
 def test_an_unexpected_error_while_updating_is_recorded_and_retried(
     watcher: ModelWatcher,
     server: ScriptedModelServer,
@@ -333,20 +391,120 @@ def test_an_unexpected_error_while_updating_is_recorded_and_retried(
     assert slot.current.version == version
 
 
-def test_start_serves_the_cached_version_first(
+def test_start_asks_the_model_server_first_and_never_serves_another_cached_version(
     watcher: ModelWatcher,
     server: ScriptedModelServer,
     slot: ModelSlot,
     cache: ArtifactCache,
     logreg: TrainingResult,
+    second_logreg: bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="loanapp.predict_api.watcher")
+    cache.save(NAME, logreg.version, logreg.artifact)  # rolled back since, or from another store
+    watcher.start()
+    # The first question knows no version, and is bounded by the start wait.
+    assert server.next_call() == Call("current_version", None, 0.0, STARTUP_WAIT_SECONDS)
+    assert slot.current is None  # not ready while the question is open
+    assert slot.status()["model_server_reached"] is False
+    second = compute_version(second_logreg)
+    server.answer(second)
+    assert server.next_call() == Call("fetch_artifact", second)
+    server.answer(second_logreg)
+    assert server.next_call() == Call("current_version", second, WAIT_SECONDS)
+    status = slot.status()
+    assert (status["version"], status["source"]) == (second, "model server")
+    assert status["model_server_reached"] is True
+    swaps = [r.getMessage() for r in caplog.records if r.getMessage().startswith("serving")]
+    assert swaps == [f"serving loan version {second} (from model server; was none)"]
+    assert cache.load_last(NAME) == (second, second_logreg)
+
+
+def test_start_serves_the_cached_version_once_the_model_server_is_not_reached_in_time(
+    watcher: ModelWatcher,
+    server: ScriptedModelServer,
+    slot: ModelSlot,
+    cache: ArtifactCache,
+    clock: FakeClock,
+    logreg: TrainingResult,
 ) -> None:
     cache.save(NAME, logreg.version, logreg.artifact)
     watcher.start()
-    # Served before the model server has answered anything.
-    assert slot.current is not None
-    assert (slot.current.version, slot.current.source) == (logreg.version, "local cache")
-    # Then it follows the server from the cached version: a long-poll, not a first question.
+    assert server.next_call() == Call("current_version", None, 0.0, STARTUP_WAIT_SECONDS)
+    clock.advance(STARTUP_WAIT_SECONDS / 2)
+    server.answer(unavailable("ConnectTimeoutError"))
+    # Asked again, for no longer than the start wait has left; nothing is served meanwhile.
+    assert server.next_call() == Call("current_version", None, 0.0, STARTUP_WAIT_SECONDS / 2)
+    assert slot.current is None
+    assert slot.status()["last_error"] == unavailable("ConnectTimeoutError").args[0]
+    clock.advance(STARTUP_WAIT_SECONDS / 2)
+    server.answer(unavailable())
+    # The wait is over: the cached version is served, and followed with long-polls from it.
     assert server.next_call() == Call("current_version", logreg.version, WAIT_SECONDS)
+    status = slot.status()
+    assert (status["version"], status["source"]) == (logreg.version, "local cache")
+    assert status["model_server_reached"] is False
+    # The model server answers at last, naming that version: reached, and nothing failing.
+    server.answer(None)
+    assert server.next_call() == Call("current_version", logreg.version, WAIT_SECONDS)
+    status = slot.status()
+    assert (status["model_server_reached"], status["last_error"]) == (True, None)
+    assert (status["version"], status["source"]) == (logreg.version, "local cache")
+
+
+def test_the_cached_version_is_not_served_once_the_model_server_has_answered(
+    watcher: ModelWatcher,
+    server: ScriptedModelServer,
+    slot: ModelSlot,
+    cache: ArtifactCache,
+    clock: FakeClock,
+    logreg: TrainingResult,
+    second_logreg: bytes,
+) -> None:
+    cache.save(NAME, logreg.version, logreg.artifact)
+    second = compute_version(second_logreg)
+    watcher.start()
+    assert server.next_call() == Call("current_version", None, 0.0, STARTUP_WAIT_SECONDS)
+    server.answer(second)  # the model server names another version...
+    assert server.next_call() == Call("fetch_artifact", second)
+    clock.advance(2 * STARTUP_WAIT_SECONDS)
+    server.answer(unavailable())  # ...and fails before the download ends, past the start wait
+    # Asked again without a bound, and still nothing served: the cache holds what the model
+    # server no longer names.
+    assert server.next_call() == Call("current_version", None, 0.0)
+    assert slot.current is None
+    assert slot.status()["model_server_reached"] is True
+    server.answer(second)
+    assert server.next_call() == Call("fetch_artifact", second)
+    server.answer(second_logreg)
+    assert server.next_call() == Call("current_version", second, WAIT_SECONDS)
+    assert slot.current is not None
+    assert slot.current.version == second
+
+
+def test_with_nothing_cached_a_worker_waits_for_the_model_server(
+    watcher: ModelWatcher,
+    server: ScriptedModelServer,
+    slot: ModelSlot,
+    clock: FakeClock,
+    logreg: TrainingResult,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    watcher.start()
+    assert server.next_call() == Call("current_version", None, 0.0, STARTUP_WAIT_SECONDS)
+    clock.advance(STARTUP_WAIT_SECONDS)
+    with caplog.at_level(logging.WARNING, logger="loanapp.predict_api.watcher"):
+        server.answer(unavailable())
+        assert server.next_call() == Call("current_version", None, 0.0)
+    assert caplog.records[-1].getMessage() == (
+        "model server not reached within 5s and no cached version to serve meanwhile"
+    )
+    assert slot.current is None
+    server.answer(logreg.version)
+    assert server.next_call() == Call("fetch_artifact", logreg.version)
+    server.answer(logreg.artifact)
+    assert server.next_call() == Call("current_version", logreg.version, WAIT_SECONDS)
+    assert slot.status()["source"] == "model server"
 
 
 def test_a_cached_version_that_no_longer_loads_is_not_served(
@@ -354,21 +512,31 @@ def test_a_cached_version_that_no_longer_loads_is_not_served(
     server: ScriptedModelServer,
     slot: ModelSlot,
     cache: ArtifactCache,
+    clock: FakeClock,
     logreg: TrainingResult,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     old = with_other_scikit_learn(logreg.artifact)
     cache.save(NAME, compute_version(old), old)
+    watcher.start()
+    assert server.next_call() == Call("current_version", None, 0.0, STARTUP_WAIT_SECONDS)
+    clock.advance(STARTUP_WAIT_SECONDS)
     watcher_logger = "loanapp.predict_api.watcher"
     with caplog.at_level(logging.WARNING, logger=watcher_logger):
-        watcher.start()
+        server.answer(unavailable())
+        assert server.next_call() == Call("current_version", None, 0.0)
     assert slot.current is None
-    assert [r.getMessage() for r in caplog.records if r.name == watcher_logger] == [
+    assert [r.getMessage() for r in caplog.records if r.name == watcher_logger][1:] == [
+        f"model server not reached within 5s: trying the cached version {compute_version(old)} "
+        "meanwhile",
         f"cached version {compute_version(old)} not usable: artifact was trained with "
         f"scikit-learn 0.24.2 but scikit-learn {logreg.metadata.libraries['scikit-learn']} is "
-        "installed; load it where scikit-learn==0.24.2 is installed, or retrain it"
+        "installed; load it where scikit-learn==0.24.2 is installed, or retrain it",
     ]
-    serve_first(server, logreg)  # the model server's version replaces it
+    server.answer(logreg.version)  # the model server's version replaces it
+    assert server.next_call() == Call("fetch_artifact", logreg.version)
+    server.answer(logreg.artifact)
+    assert server.next_call() == Call("current_version", logreg.version, WAIT_SECONDS)
     assert slot.current is not None
     assert slot.current.version == logreg.version
 

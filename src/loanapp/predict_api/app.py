@@ -28,9 +28,10 @@ def create_app(settings: PredictApiSettings | None = None, *, follow: bool = Tru
         name=settings.model_name,
         client=ModelServerClient(settings.model_server_url),
         slot=slot,
-        cache=ArtifactCache(settings.cache_dir),
+        cache=ArtifactCache(settings.cache_dir, settings.model_server_url),
         wait_seconds=settings.wait_seconds,
         retry_max_seconds=settings.retry_max_seconds,
+        startup_wait_seconds=settings.startup_wait_seconds,
     )
     state = PredictApiState(settings, slot, watcher)
     install_state(app, state)

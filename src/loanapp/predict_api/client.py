@@ -25,9 +25,17 @@ class ModelServerClient:
         self._pool = pool or urllib3.PoolManager(maxsize=4, retries=False)
 
     def current_version(
-        self, name: str, *, known: str | None = None, wait: float = 0.0
+        self,
+        name: str,
+        *,
+        known: str | None = None,
+        wait: float = 0.0,
+        timeout: float | None = None,
     ) -> str | None:
-        """The current version of `name`; with `known` and `wait`, None if it did not change."""
+        """The current version of `name`; with `known` and `wait`, None if it did not change.
+
+        `timeout` bounds the whole question, connecting included (a starting worker's wait).
+        """
         headers = {"Accept": "application/json"}
         if known:
             headers["If-None-Match"] = f'"{known}"'
@@ -35,6 +43,7 @@ class ModelServerClient:
             f"/v1/models/{quote(name)}/current?wait={wait:g}",
             headers,
             read_timeout=wait + LONG_POLL_GRACE_SECONDS,
+            total_timeout=timeout,
         )
         if response.status == 304:
             return None
@@ -58,16 +67,20 @@ class ModelServerClient:
         return data
 
     def _get(
-        self, path: str, headers: dict[str, str], *, read_timeout: float
+        self,
+        path: str,
+        headers: dict[str, str],
+        *,
+        read_timeout: float,
+        total_timeout: float | None = None,
     ) -> urllib3.BaseHTTPResponse:
         url = self.base_url + path
+        timeout = urllib3.Timeout(
+            connect=DEFAULT_CONNECT_TIMEOUT_SECONDS, read=read_timeout, total=total_timeout
+        )
         try:
             response = self._pool.request(
-                "GET",
-                url,
-                headers=headers,
-                timeout=urllib3.Timeout(connect=DEFAULT_CONNECT_TIMEOUT_SECONDS, read=read_timeout),
-                redirect=False,
+                "GET", url, headers=headers, timeout=timeout, redirect=False
             )
         except HTTPError as exc:
             raise UpstreamUnavailableError(self.base_url, f"{type(exc).__name__}: {exc}") from exc

@@ -17,7 +17,11 @@ class ModelSlot:
     def __init__(self) -> None:
         self._current: ServingModel | None = None
         self._lock = threading.Lock()
-        self._status: dict[str, Any] = {"last_error": None, "last_error_at": None}
+        self._status: dict[str, Any] = {
+            "last_error": None,
+            "last_error_at": None,
+            "model_server_reached": False,
+        }
 
     @property
     def current(self) -> ServingModel | None:
@@ -43,8 +47,23 @@ class ModelSlot:
         with self._lock:
             self._status.update(last_error=message, last_error_at=datetime.now(UTC).isoformat())
 
+    def clear_failure(self) -> None:
+        """Forget the last failure: the model server was asked and names the version served."""
+        with self._lock:
+            self._status.update(last_error=None, last_error_at=None)
+
+    def record_model_server_reached(self) -> None:
+        """The model server answered since this worker started; /readyz says so from now on."""
+        with self._lock:
+            self._status["model_server_reached"] = True
+
     def status(self) -> dict[str, Any]:
-        """What /readyz reports: the version served, since when, from where, and the last error."""
+        """What /readyz reports about this worker's model and its updates.
+
+        The version served, since when, from where and by which predictor; the last failed
+        update; whether the model server has answered since start (if not, a version served
+        came from the local cache).
+        """
         with self._lock:
             current = self._current
             detail = dict(self._status)

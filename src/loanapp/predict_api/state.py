@@ -18,7 +18,11 @@ class PredictApiState:
     watcher: ModelWatcher
 
     def start(self) -> None:
-        """Serve the cached version at once if there is one, then follow the model server."""
+        """Follow the model server (the cached version only if it is not reached in time).
+
+        Returns at once: the watcher's thread does the waiting, so a gunicorn worker boots
+        without delay and answers /readyz with 503 until a version is installed.
+        """
         self.watcher.start()
 
     def stop(self) -> None:

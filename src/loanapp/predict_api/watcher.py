@@ -6,6 +6,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 
 from loanapp.errors import LoanappError
 from loanapp.predict_api.cache import ArtifactCache
@@ -16,6 +17,8 @@ from loanapp.predict_api.slot import ModelSlot
 logger = logging.getLogger(__name__)
 
 FIRST_RETRY_SECONDS = 0.25
+# A question asked at the very end of the start wait still gets this long (urllib3 refuses 0).
+LAST_START_QUESTION_SECONDS = 0.05
 
 
 class ModelWatcher:
@@ -24,6 +27,11 @@ class ModelWatcher:
     A new version is downloaded, hash-verified, loaded and checked against its reference rows
     before one assignment makes it current. Any failure keeps the old model, is logged, shows in
     /readyz, and is retried with capped exponential backoff.
+
+    At start the model server is asked first, for at most `startup_wait_seconds`; only if it has
+    not answered by then is the version this cache last served from it installed, so a worker
+    never starts on a version the model server no longer names (rolled back, or from another
+    store) when the model server can tell it which one is current.
     """
 
     def __init__(
@@ -35,6 +43,8 @@ class ModelWatcher:
         cache: ArtifactCache,
         wait_seconds: float,
         retry_max_seconds: float,
+        startup_wait_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
         self.client = client
@@ -42,18 +52,17 @@ class ModelWatcher:
         self.cache = cache
         self.wait_seconds = wait_seconds
         self.retry_max_seconds = retry_max_seconds
+        self.startup_wait_seconds = startup_wait_seconds
+        self._clock = clock
+        # When the start wait ends; None once the model server answered or the cache was tried.
+        self._start_deadline: float | None = None
+        self._model_server_reached = False
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="model-watcher", daemon=True)
 
     def start(self) -> None:
-        """Serve the locally cached version at once if there is one, then follow the server."""
-        cached = self.cache.load_last(self.name)
-        if cached is not None:
-            version, data = cached
-            try:
-                self._install(version, data, source="local cache")
-            except LoanappError as exc:
-                logger.warning("cached version %s not usable: %s", version, exc.message)
+        """Start following the model server in the watcher's thread; this returns at once."""
+        self._start_deadline = self._clock() + self.startup_wait_seconds
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -67,6 +76,7 @@ class ModelWatcher:
         failures = 0
         while not self._stopping.is_set():
             try:
+                self._serve_cache_if_start_wait_is_over()
                 self._follow_once()
                 failures = 0
                 continue
@@ -82,26 +92,70 @@ class ModelWatcher:
             logger.warning(
                 "model update failed (retry in %.1fs): %s", delay, message, exc_info=unexpected
             )
-            self._stopping.wait(delay * random.uniform(0.8, 1.2))
+            self._stopping.wait(self._until_start_deadline(delay * random.uniform(0.8, 1.2)))
 
     def _follow_once(self) -> None:
         current = self.slot.current
         known = current.version if current else None
-        asked_at = time.monotonic()
+        asked_at = self._clock()
         version = self.client.current_version(
-            self.name, known=known, wait=self.wait_seconds if known else 0.0
+            self.name,
+            known=known,
+            wait=self.wait_seconds if known else 0.0,
+            timeout=self._until_start_deadline(None),
         )
         if self._stopping.is_set():
             return  # stopping: the answer of a long-poll that outlived the stop is not acted on
+        self._record_answer()
         if version is None or version == known:
+            # The model server names what this worker serves: whatever failed before (a version
+            # refused, then rolled back; the server unreachable for a while) is over.
+            self.slot.clear_failure()
             # A busy model server answers "no change" at once instead of holding the request;
             # pause before asking again rather than spin.
-            if known and time.monotonic() - asked_at < self.wait_seconds / 2:
+            if known and self._clock() - asked_at < self.wait_seconds / 2:
                 self._stopping.wait(min(1.0, self.wait_seconds / 2))
             return
         data = self.client.fetch_artifact(self.name, version)
         self._install(version, data, source="model server")
         self.cache.save(self.name, version, data)
+
+    def _record_answer(self) -> None:
+        """The model server answered: the start wait is over, and /readyz says it was reached."""
+        self._start_deadline = None
+        if not self._model_server_reached:
+            self._model_server_reached = True
+            self.slot.record_model_server_reached()
+
+    def _until_start_deadline(self, seconds: float | None) -> float | None:
+        """`seconds`, shortened to what is left of the start wait while it lasts."""
+        if self._start_deadline is None:
+            return seconds
+        left = max(LAST_START_QUESTION_SECONDS, self._start_deadline - self._clock())
+        return left if seconds is None else min(seconds, left)
+
+    def _serve_cache_if_start_wait_is_over(self) -> None:
+        """Once the start wait ends without an answer, install the cached version, if usable."""
+        if self._start_deadline is None or self._clock() < self._start_deadline:
+            return
+        self._start_deadline = None  # the cache is tried once: it will not load better later
+        cached = self.cache.load_last(self.name)
+        if cached is None:
+            logger.warning(
+                "model server not reached within %gs and no cached version to serve meanwhile",
+                self.startup_wait_seconds,
+            )
+            return
+        version, data = cached
+        logger.warning(
+            "model server not reached within %gs: trying the cached version %s meanwhile",
+            self.startup_wait_seconds,
+            version,
+        )
+        try:
+            self._install(version, data, source="local cache")
+        except LoanappError as exc:
+            logger.warning("cached version %s not usable: %s", version, exc.message)
 
     def _install(self, version: str, data: bytes, source: str) -> None:
         model = load_serving_model(data, version, source)  # hash, versions, reference rows
