@@ -148,7 +148,8 @@ class PredictApiSettings(Settings):
         gt=0,
         description=(
             "How long a starting worker tries to reach the model server before it serves the "
-            "version its cache last had from it (not ready meanwhile)."
+            "version its cache last had from it (not ready meanwhile); a prediction request "
+            "reaching a worker this young with no model yet waits for its first one."
         ),
     )
 

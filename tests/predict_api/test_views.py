@@ -16,9 +16,11 @@ from werkzeug.test import TestResponse
 
 from loanapp.artifacts import compute_version, load_model
 from loanapp.dev.traffic import sample_rows
+from loanapp.predict_api.app import create_app
 from loanapp.predict_api.serving_model import load_serving_model
 from loanapp.predict_api.slot import ModelSlot
 from loanapp.predict_api.state import PredictApiState
+from loanapp.settings import PredictApiSettings
 from loanapp.training.train import TrainingResult
 from loanapp.web import get_state
 from tests.factories import rebuild
@@ -174,8 +176,10 @@ def test_nan_is_422_not_400(client: FlaskClient) -> None:
     assert any(p["field"] == "int_rate" for p in response.get_json()["problems"])
 
 
-def test_no_model_yet_is_503_with_retry_after(empty_app: Flask) -> None:
-    client = empty_app.test_client()
+def test_no_model_yet_is_503_with_retry_after(settings: PredictApiSettings) -> None:
+    # A young worker holds a request for its first model this long, then refuses it.
+    young = settings.model_copy(update={"startup_wait_seconds": 0.1})
+    client = create_app(young, follow=False).test_client()
     response = client.post("/predict", json=ROWS[0])
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "2"

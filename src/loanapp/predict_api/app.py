@@ -23,7 +23,7 @@ def create_app(settings: PredictApiSettings | None = None, *, follow: bool = Tru
     limit_math_threads(settings.model_threads)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    slot = ModelSlot()
+    slot = ModelSlot(first_load_wait=settings.startup_wait_seconds)
     watcher = ModelWatcher(
         name=settings.model_name,
         client=ModelServerClient(settings.model_server_url),

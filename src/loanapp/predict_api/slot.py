@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,10 +14,21 @@ from loanapp.predict_api.serving_model import ServingModel
 
 class ModelSlot:
     """Holds the serving model. Readers take `current` once per request and keep that object, so a
-    request finishes on the model it started with while the watcher swaps in the next one."""
+    request finishes on the model it started with while the watcher swaps in the next one.
 
-    def __init__(self) -> None:
+    For `first_load_wait` seconds after it is made, a request that finds no model yet waits for
+    the first one: a service is ready when one worker is, and a request that reaches another
+    worker still busy with its first download is answered instead of refused. Past that, no
+    model means an immediate ModelNotReadyError.
+    """
+
+    def __init__(
+        self, first_load_wait: float = 0.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._current: ServingModel | None = None
+        self._loaded = threading.Event()
+        self._clock = clock
+        self._waits_until = clock() + first_load_wait
         self._lock = threading.Lock()
         self._status: dict[str, Any] = {
             "last_error": None,
@@ -29,8 +42,12 @@ class ModelSlot:
         return self._current
 
     def require(self) -> ServingModel:
-        """The model serving now; ModelNotReadyError before the first load."""
+        """The model serving now; ModelNotReadyError if none is loaded (after the first wait)."""
         current = self._current
+        if current is None:
+            remaining = self._waits_until - self._clock()
+            if remaining > 0 and self._loaded.wait(remaining):
+                current = self._current
         if current is None:
             raise ModelNotReadyError(self._status["last_error"] or "waiting for the model server")
         return current
@@ -40,6 +57,7 @@ class ModelSlot:
         with self._lock:
             previous, self._current = self._current, model
             self._status.update(last_error=None, last_error_at=None)
+        self._loaded.set()
         return previous
 
     def record_failure(self, message: str) -> None:
