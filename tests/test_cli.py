@@ -167,7 +167,8 @@ def test_verify_prints_one_line_per_problem_and_exits_1(
     assert sound.exit_code == 0, sound.output
     uri = (tmp_path / "store").absolute().as_uri()
     assert sound.output == (
-        f"checked 2 blobs, 2 version records, 1 alias (1 history entry) in {uri}: no problems\n"
+        f"checked 2 blobs, 2 version records, 1 alias (1 history entry), 0 signatures in {uri}: "
+        "no problems\n"
     )
     actual = _damage_blob(tmp_path / "store", first)
     damaged = runner.invoke(main, [*store, "verify", "--name", "loan"])
@@ -175,8 +176,45 @@ def test_verify_prints_one_line_per_problem_and_exits_1(
     assert damaged.output.splitlines() == [
         f"blobs/sha256/{first}: stored bytes hash to {actual}",
         f"models/loan/aliases/production.json: points at {first}, whose blob is damaged",
-        f"checked 2 blobs, 2 version records, 1 alias (1 history entry) in {uri}: 2 problems",
+        f"checked 2 blobs, 2 version records, 1 alias (1 history entry), 0 signatures in {uri}: "
+        "2 problems",
     ]
     unknown = runner.invoke(main, [*store, "verify", "--name", "ghost"])
     assert unknown.exit_code == 1
     assert unknown.output == "Error: no model named 'ghost' in the store\n"
+
+
+def test_keygen_push_signed_versions_and_sign(
+    tmp_path: Path, logreg: TrainingResult, second_logreg: bytes
+) -> None:
+    runner = CliRunner()
+    store = ["--store", str(tmp_path / "store")]
+    made = runner.invoke(main, ["keygen", "--out", str(tmp_path / "keys")])
+    assert made.exit_code == 0, made.output
+    key_id = made.output.split("key id")[1].split()[0]
+    private = tmp_path / "keys" / "loanapp-signing.key"
+    assert (tmp_path / "keys" / "loanapp-signing.pub").is_file()
+    artifact = tmp_path / "m.bin"
+    artifact.write_bytes(logreg.artifact)
+    pushed = runner.invoke(main, [*store, "push", str(artifact), "--sign-key", str(private)])
+    assert pushed.exit_code == 0, pushed.output
+    assert f"signed by key {key_id}" in pushed.output
+    (tmp_path / "second.bin").write_bytes(second_logreg)
+    # Unsigned at first, then signed with the key from the environment.
+    assert runner.invoke(main, [*store, "push", str(tmp_path / "second.bin")]).exit_code == 0
+    second = hashlib.sha256(second_logreg).hexdigest()
+    listed = json.loads(runner.invoke(main, [*store, "versions", "--json"]).output)
+    assert [(v["version"], v["signed_by"]) for v in listed] == [
+        (logreg.version, [key_id]),
+        (second, []),
+    ]
+    signed = runner.invoke(
+        main, [*store, "sign", second[:10]], env={"LOANAPP_SIGNING_KEY": str(private)}
+    )
+    assert signed.exit_code == 0, signed.output
+    assert signed.output == f"loan {second} signed by key {key_id}\n"
+    table = runner.invoke(main, [*store, "versions"]).output
+    assert all(key_id in line for line in table.splitlines()[1:])
+    unkeyed = runner.invoke(main, [*store, "sign", second[:10]], env={"LOANAPP_SIGNING_KEY": ""})
+    assert unkeyed.exit_code == 2
+    assert "give --sign-key or set LOANAPP_SIGNING_KEY" in unkeyed.output

@@ -143,6 +143,13 @@ class PredictApiSettings(Settings):
     retry_max_seconds: float = Field(
         5.0, gt=0, description="Longest pause between retries after a failed update."
     )
+    trusted_keys: str | None = Field(
+        None,
+        description=(
+            "Comma-separated paths of Ed25519 public keys (PEM); when set, a worker serves only "
+            "versions signed by one of them, and checks the signatures itself."
+        ),
+    )
     startup_wait_seconds: float = Field(
         5.0,
         gt=0,
@@ -152,6 +159,11 @@ class PredictApiSettings(Settings):
             "reaching a worker this young with no model yet waits for its first one."
         ),
     )
+
+    @property
+    def trusted_key_files(self) -> list[Path]:
+        """The files of LOANAPP_TRUSTED_KEYS; empty when no signature is required."""
+        return [Path(part.strip()) for part in (self.trusted_keys or "").split(",") if part.strip()]
 
 
 SettingsT = TypeVar("SettingsT", bound=Settings)

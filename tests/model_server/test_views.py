@@ -17,6 +17,7 @@ from loanapp.artifacts import compute_version
 from loanapp.model_server.app import create_app
 from loanapp.model_server.catalog import RegistryCatalog
 from loanapp.model_server.state import ModelServerState
+from loanapp.signing import generate_key_pair, load_private_key, sign_version
 from loanapp.store.registry import ModelRegistry
 from loanapp.training.train import TrainingResult
 from loanapp.web import get_state
@@ -153,6 +154,7 @@ def test_list_versions_summaries(
         "holdout_roc_auc",
         "threshold",
         "aliases",
+        "signed_by",
     }
 
 
@@ -630,3 +632,21 @@ def test_a_chunked_upload_over_the_size_limit_is_413_not_cut(
         "error": "request body in bytes is more than the limit of 1000",
         "type": "PayloadTooLargeError",
     }
+
+
+def test_signatures_of_a_version_are_served(
+    client: FlaskClient, registry: ModelRegistry, versions: list[str], tmp_path: Path
+) -> None:
+    key = load_private_key(generate_key_pair(tmp_path / "keys")[0])
+    signature = sign_version(versions[0], key)
+    registry.signatures.add("loan", versions[0], signature)
+    body = json_of(client.get(f"/v1/models/loan/versions/{versions[0]}/signatures"))
+    assert body == {"name": "loan", "version": versions[0], "signatures": [signature.model_dump()]}
+    unsigned = json_of(client.get(f"/v1/models/loan/versions/{versions[1]}/signatures"))
+    assert unsigned["signatures"] == []
+    missing = client.get(f"/v1/models/loan/versions/{'0' * 64}/signatures")
+    assert missing.status_code == 404
+    assert json_of(missing)["type"] == "VersionNotFoundError"
+    short = client.get(f"/v1/models/loan/versions/{versions[0][:12]}/signatures")
+    assert short.status_code == 400
+    assert json_of(short)["type"] == "InvalidInputError"

@@ -25,7 +25,15 @@ from loanapp.errors import UpstreamUnavailableError
 from loanapp.predict_api.cache import ArtifactCache
 from loanapp.predict_api.client import ModelServerClient
 from loanapp.predict_api.slot import ModelSlot
+from loanapp.predict_api.trust import TrustPolicy
 from loanapp.predict_api.watcher import ModelWatcher
+from loanapp.signing import (
+    VersionSignature,
+    generate_key_pair,
+    load_private_key,
+    load_public_keys,
+    sign_version,
+)
 from loanapp.training.train import TrainingResult
 from tests.factories import (
     with_drifted_reference_rows,
@@ -49,7 +57,7 @@ class Call:
     timeout: float | None = None  # current_version: the bound on the whole question, if any
 
 
-Answer = str | bytes | None | Exception
+Answer = str | bytes | None | Exception | list[VersionSignature]
 
 
 class ScriptedModelServer:
@@ -82,6 +90,13 @@ class ScriptedModelServer:
         assert name == NAME
         answer = self._answer(Call("fetch_artifact", version))
         assert isinstance(answer, bytes)
+        return answer
+
+    def fetch_signatures(self, name: str, version: str) -> list[VersionSignature]:
+        """The next scripted answer: the signatures the server says the version has."""
+        assert name == NAME
+        answer = self._answer(Call("fetch_signatures", version))
+        assert isinstance(answer, list)
         return answer
 
     # -- the test's side --------------------------------------------------------------------------
@@ -560,3 +575,122 @@ def test_stop_ends_the_thread_and_an_answer_after_it_is_not_installed(
     assert slot.current is not None
     assert slot.current.version == logreg.version
     assert cache.load_last(NAME) == (logreg.version, logreg.artifact)
+
+
+# -- signatures: a worker with trusted keys serves only what one of them signed --------------------
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> dict[str, Path]:
+    """A trusted key pair and a stranger's, as files."""
+    trusted_private, trusted_public = generate_key_pair(tmp_path / "keys", "trusted")
+    stranger_private, _ = generate_key_pair(tmp_path / "keys", "stranger")
+    return {"trusted": trusted_private, "public": trusted_public, "stranger": stranger_private}
+
+
+@pytest.fixture
+def trusting_watcher(watcher: ModelWatcher, keys: dict[str, Path]) -> ModelWatcher:
+    """The watcher, trusting only the `trusted` key."""
+    watcher.trust = TrustPolicy(load_public_keys([keys["public"]]))
+    return watcher
+
+
+def signed(version: str, key: Path) -> list[VersionSignature]:
+    """The signature list a model server would give for `version` signed by `key`."""
+    return [sign_version(version, load_private_key(key))]
+
+
+def serve_first_signed(server: ScriptedModelServer, result: TrainingResult, key: Path) -> None:
+    """`serve_first`, with the signature the trusting watcher now asks for."""
+    assert server.next_call() == Call("current_version", None, 0.0, STARTUP_WAIT_SECONDS)
+    server.answer(result.version)
+    assert server.next_call() == Call("fetch_artifact", result.version)
+    server.answer(result.artifact)
+    assert server.next_call() == Call("fetch_signatures", result.version)
+    server.answer(signed(result.version, key))
+    assert server.next_call() == Call("current_version", result.version, WAIT_SECONDS)
+
+
+def test_a_version_signed_by_a_trusted_key_is_served_and_named(
+    trusting_watcher: ModelWatcher,
+    server: ScriptedModelServer,
+    slot: ModelSlot,
+    cache: ArtifactCache,
+    keys: dict[str, Path],
+    logreg: TrainingResult,
+) -> None:
+    trusting_watcher.start()
+    serve_first_signed(server, logreg, keys["trusted"])
+    assert slot.current is not None
+    assert slot.current.version == logreg.version
+    key_id = signed(logreg.version, keys["trusted"])[0].key_id
+    assert slot.current.signed_by == key_id
+    assert slot.status()["signed_by"] == key_id
+    assert cache.load_signatures(logreg.version) == signed(logreg.version, keys["trusted"])
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("unsigned", "it has no signature"),
+        ("stranger", "is not trusted"),
+        ("copied", "the signature does not verify for this version"),
+    ],
+)
+def test_a_version_not_signed_by_a_trusted_key_is_refused_and_the_old_one_stays(
+    trusting_watcher: ModelWatcher,
+    server: ScriptedModelServer,
+    slot: ModelSlot,
+    keys: dict[str, Path],
+    logreg: TrainingResult,
+    second_logreg: bytes,
+    case: str,
+    message: str,
+) -> None:
+    second = compute_version(second_logreg)
+    trusting_watcher.start()
+    serve_first_signed(server, logreg, keys["trusted"])
+    server.answer(second)
+    assert server.next_call() == Call("fetch_artifact", second)
+    server.answer(second_logreg)
+    assert server.next_call() == Call("fetch_signatures", second)
+    # What a model server in the wrong hands could claim: nothing, a stranger's signature, or
+    # the trusted key's signature of another version.
+    claimed = {
+        "unsigned": [],
+        "stranger": signed(second, keys["stranger"]),
+        "copied": signed(logreg.version, keys["trusted"]),
+    }[case]
+    server.answer(claimed)
+    assert server.next_call() == Call("current_version", logreg.version, WAIT_SECONDS)
+    assert slot.current is not None
+    assert slot.current.version == logreg.version
+    error = slot.status()["last_error"]
+    assert error.startswith(f"version {second} is not signed by a trusted key: ")
+    assert message in error
+
+
+@pytest.mark.parametrize("signature_cached", [True, False])
+def test_a_start_from_the_cache_checks_the_cached_signatures(
+    trusting_watcher: ModelWatcher,
+    server: ScriptedModelServer,
+    slot: ModelSlot,
+    cache: ArtifactCache,
+    clock: FakeClock,
+    keys: dict[str, Path],
+    logreg: TrainingResult,
+    signature_cached: bool,
+) -> None:
+    cache.save(NAME, logreg.version, logreg.artifact)
+    if signature_cached:
+        cache.save_signatures(logreg.version, signed(logreg.version, keys["trusted"]))
+    trusting_watcher.start()
+    assert server.next_call() == Call("current_version", None, 0.0, STARTUP_WAIT_SECONDS)
+    clock.advance(STARTUP_WAIT_SECONDS)
+    server.answer(unavailable())  # the model server cannot be reached: the cache is tried
+    assert server.next_call().method == "current_version"
+    if signature_cached:
+        assert slot.current is not None
+        assert (slot.current.version, slot.current.source) == (logreg.version, "local cache")
+    else:
+        assert slot.current is None  # an unsigned cached version is not served either

@@ -46,7 +46,7 @@ def test_a_sound_store_has_no_problems(
     assert report.problems == []
     assert report.ok
     assert report.summary() == (
-        "checked 2 blobs, 2 version records, 2 aliases (3 history entries) in "
+        "checked 2 blobs, 2 version records, 2 aliases (3 history entries), 0 signatures in "
         f"{registry.store.uri}: no problems"
     )
 

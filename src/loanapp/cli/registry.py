@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from loanapp.artifacts import compute_version
 from loanapp.cli.base import (
     CommandContext,
     alias_option,
@@ -19,6 +20,7 @@ from loanapp.cli.base import (
     name_option,
     pass_context,
 )
+from loanapp.cli.signing import sign, sign_key_option
 from loanapp.store.registry import AliasRecord
 from loanapp.store.verify import verify_store
 
@@ -29,13 +31,20 @@ from loanapp.store.verify import verify_store
 @click.option(
     "--alias", default=None, help="Also point this alias at the version (e.g. production)."
 )
+@sign_key_option
 @pass_context
-def push(context: CommandContext, path: Path, name: str | None, alias: str | None) -> None:
+def push(
+    context: CommandContext, path: Path, name: str | None, alias: str | None, sign_key: Path | None
+) -> None:
     """Publish an artifact file to the store (verified and test-loaded first)."""
+    data = path.read_bytes()
+    signatures = [] if sign_key is None else [sign(compute_version(data), sign_key)]
     record = context.registry.publish(
-        path.read_bytes(), actor=context.settings.actor, name=name, alias=alias
+        data, actor=context.settings.actor, name=name, alias=alias, signatures=signatures
     )
     click.echo(f"published {record.name} {record.version}")
+    for signature in signatures:
+        click.echo(f"signed by key {signature.key_id}")
     if alias:
         click.echo(f"{alias} -> {record.version}")
 
@@ -54,14 +63,14 @@ def versions(context: CommandContext, name: str | None, as_json: bool) -> None:
     if not summaries:
         click.echo(f"no versions of {name!r} in {context.registry.store.uri}", err=True)
         return
-    header = ("version", "published (UTC)", "type", "cv auc", "holdout auc", "aliases")
-    click.echo("{:<64}  {:<19}  {:<6}  {:>6}  {:>11}  {}".format(*header))
+    header = ("version", "published (UTC)", "type", "cv auc", "holdout auc", "aliases", "signed by")
+    click.echo("{:<64}  {:<19}  {:<6}  {:>6}  {:>11}  {:<10}  {}".format(*header))
     for summary in summaries:
         published = summary["published_at"][:19].replace("T", " ")
         click.echo(
             f"{summary['version']}  {published}  {summary['model_type']:<6}  "
             f"{summary['cv_roc_auc']:>6.4f}  {summary['holdout_roc_auc']:>11.4f}  "
-            f"{','.join(summary['aliases'])}"
+            f"{','.join(summary['aliases']):<10}  {','.join(summary['signed_by']) or '-'}"
         )
 
 

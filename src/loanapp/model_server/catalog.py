@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol
 from loanapp.artifacts import check_version_id
 from loanapp.defaults import DEFAULT_ALIAS
 from loanapp.errors import LoanappError, NotFoundError
+from loanapp.signing import VersionSignature
 from loanapp.store.registry import (
     AliasRecord,
     ModelRegistry,
@@ -68,6 +69,10 @@ class ModelCatalog(Protocol):
 
     def artifact_bytes(self, version: str) -> bytes:
         """Artifact bytes of a version, verified against its hash."""
+        ...
+
+    def signatures(self, name: str, version: str) -> list[VersionSignature]:
+        """The signatures kept for a version of a model (full hash)."""
         ...
 
     def alias_record(self, name: str, alias: str) -> AliasRecord:
@@ -195,6 +200,10 @@ class RegistryCatalog:
             while len(self._artifacts) > self._cached_artifacts:
                 self._artifacts.popitem(last=False)
         return data
+
+    def signatures(self, name: str, version: str) -> list[VersionSignature]:
+        """The signatures kept in the store for a version (read each time: one may be added)."""
+        return self.registry.signatures.of_version(name, check_version_id(version))
 
     def alias_record(self, name: str, alias: str) -> AliasRecord:
         """The alias record from the store (with its whole history)."""

@@ -16,6 +16,7 @@ from loanapp.errors import (
     ModelNotFoundError,
     VersionNotFoundError,
 )
+from loanapp.signing import VersionSignature
 from loanapp.store.registry import AliasChange, AliasRecord, VersionRecord, summarize_version
 from loanapp.store.uri import local_path
 
@@ -103,6 +104,12 @@ class PinnedCatalog:
         if check_version_id(version) != self.record.version:
             raise VersionNotFoundError(self.record.name, version)
         return self._data
+
+    def signatures(self, name: str, version: str) -> list[VersionSignature]:
+        """None: pinned mode serves a file, and a file carries no signature."""
+        self.artifact_bytes(version)  # VersionNotFoundError for any other version
+        self._check_name(name)
+        return []
 
     def alias_record(self, name: str, alias: str) -> AliasRecord:
         """The followed alias, pointing at the pinned version since the file was written."""

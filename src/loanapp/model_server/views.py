@@ -125,6 +125,16 @@ def get_version(name: str, version: str) -> Response:
     return json_response(_catalog().get_version(name, version).model_dump(mode="json"))
 
 
+@blueprint.get("/v1/models/<name>/versions/<version>/signatures")
+def get_signatures(name: str, version: str) -> Response:
+    """The signatures kept for a version of this model (full hash only); [] if it has none."""
+    catalog = _catalog()
+    check_version_id(version)
+    catalog.get_version(name, version)  # 404 unless the version belongs to this model
+    signatures = [signature.model_dump() for signature in catalog.signatures(name, version)]
+    return json_response({"name": name, "version": version, "signatures": signatures})
+
+
 @blueprint.get("/v1/models/<name>/versions/<version>/artifact")
 def get_artifact(name: str, version: str) -> Response:
     """The verified artifact bytes of a version of this model (full hash only)."""

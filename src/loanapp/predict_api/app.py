@@ -11,6 +11,7 @@ from loanapp.predict_api.cache import ArtifactCache
 from loanapp.predict_api.client import ModelServerClient
 from loanapp.predict_api.slot import ModelSlot
 from loanapp.predict_api.state import PredictApiState
+from loanapp.predict_api.trust import TrustPolicy
 from loanapp.predict_api.views import blueprint
 from loanapp.predict_api.watcher import ModelWatcher
 from loanapp.settings import PredictApiSettings, load_settings
@@ -32,6 +33,7 @@ def create_app(settings: PredictApiSettings | None = None, *, follow: bool = Tru
         wait_seconds=settings.wait_seconds,
         retry_max_seconds=settings.retry_max_seconds,
         startup_wait_seconds=settings.startup_wait_seconds,
+        trust=TrustPolicy.from_files(settings.trusted_key_files),
     )
     state = PredictApiState(settings, slot, watcher)
     install_state(app, state)

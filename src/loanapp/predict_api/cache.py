@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+import orjson
+from pydantic import ValidationError
 
 from loanapp.artifacts import check_version_id, verify_bytes
 from loanapp.errors import ArtifactIntegrityError, InvalidInputError
 from loanapp.files import write_atomically
+from loanapp.signing import VersionSignature
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_KEEP_VERSIONS = 4
 # Pointers live in one subfolder per model server, named by a hash of its normalised URL.
 POINTERS_FOLDER = "servers"
+SIGNATURES_FOLDER = "signatures"  # <sha256>.json: what the model server gave with each version
 SERVER_KEY_LENGTH = 16  # hex digits: never 64 long, so never taken for an artifact's name
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -26,6 +32,7 @@ class ArtifactCache:
         <folder>/<sha256>                            artifact bytes, named by their SHA-256
         <folder>/servers/<key>/<name>.current        last version of `name` served from the model
                                                      server whose normalised URL hashes to <key>
+        <folder>/signatures/<sha256>.json            the signatures that came with a version
 
     Two deployments that share the folder (a mounted volume, a common default path) thus never
     start on each other's models; the bytes themselves are content-addressed, so sharing them is
@@ -57,6 +64,29 @@ class ArtifactCache:
             self._evict()
         except OSError as exc:  # a full or read-only disk must not stop serving
             logger.warning("could not cache version %s in %s: %s", version, self.folder, exc)
+
+    def save_signatures(self, version: str, signatures: Sequence[VersionSignature]) -> None:
+        """Keep a version's signatures, so a start from the cache can check them again."""
+        data = orjson.dumps([signature.model_dump() for signature in signatures])
+        try:
+            write_atomically(
+                self.folder / SIGNATURES_FOLDER / f"{check_version_id(version)}.json", data
+            )
+        except OSError as exc:
+            logger.warning("could not cache the signatures of %s: %s", version, exc)
+
+    def load_signatures(self, version: str) -> list[VersionSignature]:
+        """The signatures kept for a version; none if they were never saved or cannot be read."""
+        path = self.folder / SIGNATURES_FOLDER / f"{check_version_id(version)}.json"
+        try:
+            return [
+                VersionSignature.model_validate(item) for item in orjson.loads(path.read_bytes())
+            ]
+        except FileNotFoundError:
+            return []
+        except (OSError, orjson.JSONDecodeError, TypeError, ValidationError) as exc:
+            logger.warning("ignoring the cached signatures of %s: %s", version, exc)
+            return []
 
     def load_last(self, name: str) -> tuple[str, bytes] | None:
         """The last version served for `name` from this model server, verified, if cached."""

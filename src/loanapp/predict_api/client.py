@@ -6,10 +6,12 @@ from urllib.parse import quote
 
 import orjson
 import urllib3
+from pydantic import ValidationError
 from urllib3.exceptions import HTTPError
 
 from loanapp.artifacts import check_version_id, verify_bytes
 from loanapp.errors import UpstreamUnavailableError
+from loanapp.signing import VersionSignature
 
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 2.0
 DEFAULT_READ_TIMEOUT_SECONDS = 30.0
@@ -65,6 +67,19 @@ class ModelServerClient:
         data: bytes = response.data
         verify_bytes(data, version)
         return data
+
+    def fetch_signatures(self, name: str, version: str) -> list[VersionSignature]:
+        """The signatures the model server keeps for a version (unchecked: the caller checks)."""
+        response = self._get(
+            f"/v1/models/{quote(name)}/versions/{check_version_id(version)}/signatures",
+            {"Accept": "application/json"},
+            read_timeout=DEFAULT_READ_TIMEOUT_SECONDS,
+        )
+        try:
+            listed = orjson.loads(response.data)["signatures"]
+            return [VersionSignature.model_validate(item) for item in listed]
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValidationError) as exc:
+            raise UpstreamUnavailableError(self.base_url, "malformed signatures answer") from exc
 
     def _get(
         self,

@@ -47,6 +47,8 @@ class ServingModel:
     predictor_kind: str
     source: str
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    signed_by: str | None = None
+    """Key id of the trusted key whose signature was checked; None when none is required."""
 
     def predict_proba(self, columns: Columns, rows: int) -> npt.NDArray[np.float64]:
         """Class probabilities for validated columns."""

@@ -91,5 +91,6 @@ class ModelSlot:
                 loaded_at=current.loaded_at.isoformat(),
                 source=current.source,
                 predictor=current.predictor_kind,
+                signed_by=current.signed_by,
             )
         return detail

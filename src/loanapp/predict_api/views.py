@@ -73,6 +73,7 @@ def model() -> Response:
             "loaded_at": serving.loaded_at.isoformat(),
             "source": serving.source,
             "predictor": serving.predictor_kind,
+            "signed_by": serving.signed_by,
             "model_type": metadata.model_type,
             "created_at": metadata.created_at.isoformat(),
             "classes": list(metadata.target.classes),

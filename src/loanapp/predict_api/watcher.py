@@ -6,13 +6,16 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from loanapp.errors import LoanappError
 from loanapp.predict_api.cache import ArtifactCache
 from loanapp.predict_api.client import ModelServerClient
 from loanapp.predict_api.serving_model import load_serving_model
 from loanapp.predict_api.slot import ModelSlot
+from loanapp.predict_api.trust import TrustPolicy
+from loanapp.signing import VersionSignature
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +27,9 @@ LAST_START_QUESTION_SECONDS = 0.05
 class ModelWatcher:
     """One per worker process: a daemon thread that keeps the slot on the model server's version.
 
-    A new version is downloaded, hash-verified, loaded and checked against its reference rows
-    before one assignment makes it current. Any failure keeps the old model, is logged, shows in
+    A new version is downloaded, hash-verified, its signature checked when the trust policy asks
+    for one, loaded and checked against its reference rows before one assignment makes it
+    current. Any failure keeps the old model, is logged, shows in
     /readyz, and is retried with capped exponential backoff.
 
     At start the model server is asked first, for at most `startup_wait_seconds`; only if it has
@@ -44,6 +48,7 @@ class ModelWatcher:
         wait_seconds: float,
         retry_max_seconds: float,
         startup_wait_seconds: float,
+        trust: TrustPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
@@ -53,6 +58,7 @@ class ModelWatcher:
         self.wait_seconds = wait_seconds
         self.retry_max_seconds = retry_max_seconds
         self.startup_wait_seconds = startup_wait_seconds
+        self.trust = trust or TrustPolicy()
         self._clock = clock
         # When the start wait ends; None once the model server answered or the cache was tried.
         self._start_deadline: float | None = None
@@ -117,8 +123,15 @@ class ModelWatcher:
                 self._stopping.wait(min(1.0, self.wait_seconds / 2))
             return
         data = self.client.fetch_artifact(self.name, version)
-        self._install(version, data, source="model server")
+        signatures = (
+            self.client.fetch_signatures(self.name, version)
+            if self.trust.requires_signature
+            else []
+        )
+        self._install(version, data, signatures, source="model server")
         self.cache.save(self.name, version, data)
+        if signatures:
+            self.cache.save_signatures(version, signatures)
 
     def _record_answer(self) -> None:
         """The model server answered: the start wait is over, and /readyz says it was reached."""
@@ -153,13 +166,16 @@ class ModelWatcher:
             version,
         )
         try:
-            self._install(version, data, source="local cache")
+            self._install(version, data, self.cache.load_signatures(version), source="local cache")
         except LoanappError as exc:
             logger.warning("cached version %s not usable: %s", version, exc.message)
 
-    def _install(self, version: str, data: bytes, source: str) -> None:
+    def _install(
+        self, version: str, data: bytes, signatures: Sequence[VersionSignature], source: str
+    ) -> None:
+        signer = self.trust.signer(version, signatures)  # before a byte of the model is parsed
         model = load_serving_model(data, version, source)  # hash, versions, reference rows
-        previous = self.slot.swap(model)
+        previous = self.slot.swap(replace(model, signed_by=signer))
         logger.info(
             "serving %s version %s (from %s; was %s)",
             self.name,

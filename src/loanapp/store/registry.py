@@ -6,6 +6,7 @@ compare-and-swap only):
     blobs/sha256/<version>                  artifact bytes, content-addressed
     models/<name>/versions/<version>.json   who published the version, when, and its metadata
     models/<name>/aliases/<alias>.json      current version of the alias and its full history
+    models/<name>/signatures/<version>/<key id>.json   signatures of a version (signatures.py)
 
 Publishing writes the blob first and the small version record after it, so a version that is
 listed always has its bytes in place. An alias record holds its whole history, so the current
@@ -19,7 +20,7 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
@@ -50,7 +51,9 @@ from loanapp.errors import (
     PreconditionFailedError,
     VersionNotFoundError,
 )
+from loanapp.signing import VersionSignature, check_signature
 from loanapp.store.objects import ObjectStore, StoredObject
+from loanapp.store.signatures import SignatureShelf
 
 MAX_ALIAS_UPDATE_ATTEMPTS = 200
 BLOB_PREFIX = "blobs/sha256/"
@@ -109,8 +112,11 @@ class AliasRecord(BaseModel):
         return stack[-2] if len(stack) > 1 else None
 
 
-def summarize_version(record: VersionRecord, aliases: Iterable[str] = ()) -> dict[str, Any]:
-    """The short form of a version that listings show: who, when, what kind, how good, aliases."""
+def summarize_version(
+    record: VersionRecord, aliases: Iterable[str] = (), signed_by: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The short form of a version that listings show: who, when, what kind, how good, aliases,
+    and the key ids that signed it."""
     metadata = record.metadata
     return {
         "version": record.version,
@@ -124,6 +130,7 @@ def summarize_version(record: VersionRecord, aliases: Iterable[str] = ()) -> dic
         "holdout_roc_auc": metadata.metrics.holdout["roc_auc"],
         "threshold": metadata.decision.threshold,
         "aliases": sorted(aliases),
+        "signed_by": sorted(signed_by),
     }
 
 
@@ -142,23 +149,35 @@ class ModelRegistry:
 
     def __init__(self, store: ObjectStore) -> None:
         self.store = store
+        self.signatures = SignatureShelf(store)
 
     # -- versions -------------------------------------------------------------------------------
 
     def publish(
-        self, data: bytes, *, actor: str, name: str | None = None, alias: str | None = None
+        self,
+        data: bytes,
+        *,
+        actor: str,
+        name: str | None = None,
+        alias: str | None = None,
+        signatures: Sequence[VersionSignature] = (),
     ) -> VersionRecord:
         """Load an artifact fully (the publish gate), then store it; idempotent per bytes.
 
         The gate loads it as every predict-API worker will (compiled form included) and as
-        scikit-learn; with `alias`, the alias is pointed at the version once it is stored.
+        scikit-learn. `signatures` of the version are kept with it, and only then is `alias`
+        pointed at it, so a reader that requires a signature never sees the alias move first.
         """
         if alias is not None:
             check_name("alias", alias)  # before publishing, so a typo does not half-succeed
         version = compute_version(data)
+        for signature in signatures:
+            check_signature(version, signature)  # before anything is stored
         model = load_publishable(data, version)  # nothing a worker would refuse is published
         name = check_name("model name", name or model.metadata.name)
         record = self._store_version(name, version, data, actor, model.metadata)
+        for signature in signatures:
+            self.signatures.add(name, version, signature)
         if alias is not None:
             self.promote(name, version, actor=actor, alias=alias)
         return record
@@ -178,12 +197,15 @@ class ModelRegistry:
         return sorted(records, key=lambda record: record.published_at)
 
     def version_summaries(self, name: str) -> list[dict[str, Any]]:
-        """`summarize_version` of every version of a model, oldest first, with its aliases."""
+        """`summarize_version` of every version of a model, oldest first: aliases, signers."""
         aliases: dict[str, list[str]] = {}
         for alias in self.list_aliases(name):
             aliases.setdefault(self.get_alias(name, alias).version, []).append(alias)
+        signers = self.signatures.signers_by_version(name)
         return [
-            summarize_version(record, aliases.get(record.version, ()))
+            summarize_version(
+                record, aliases.get(record.version, ()), signers.get(record.version, ())
+            )
             for record in self.list_versions(name)
         ]
 

@@ -15,7 +15,8 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from loanapp.artifacts import compute_version, is_hex, read_metadata
-from loanapp.errors import ArtifactError, ModelNotFoundError, ObjectNotFoundError
+from loanapp.errors import ArtifactError, ModelNotFoundError, ObjectNotFoundError, SignatureError
+from loanapp.signing import VersionSignature, check_signature
 from loanapp.store.objects import ObjectStore
 from loanapp.store.registry import (
     BLOB_PREFIX,
@@ -26,6 +27,7 @@ from loanapp.store.registry import (
     check_name,
     version_key,
 )
+from loanapp.store.signatures import signature_key, signatures_prefix
 
 _RECORD_SUFFIX = ".json"
 
@@ -51,6 +53,7 @@ class VerificationReport:
     versions: int = 0
     aliases: int = 0
     history_entries: int = 0
+    signatures: int = 0
 
     @property
     def ok(self) -> bool:
@@ -63,8 +66,8 @@ class VerificationReport:
         return (
             f"checked {_count(self.blobs, 'blob')}, {_count(self.versions, 'version record')}, "
             f"{_count(self.aliases, 'alias', 'aliases')} "
-            f"({_count(self.history_entries, 'history entry', 'history entries')}) "
-            f"in {self.store}: {verdict}"
+            f"({_count(self.history_entries, 'history entry', 'history entries')}), "
+            f"{_count(self.signatures, 'signature')} in {self.store}: {verdict}"
         )
 
     def add(self, key: str, description: str) -> None:
@@ -81,6 +84,7 @@ def verify_store(store: ObjectStore, name: str | None = None) -> VerificationRep
     for model in names:
         listed = checker.versions(model)
         checker.aliases(model, listed)
+        checker.signatures(model, listed)
     if name is None:  # blobs no version lists, such as one left by a publish that failed midway
         for key in store.list(BLOB_PREFIX):
             if key[len(BLOB_PREFIX) :] not in checker.verdicts:
@@ -174,6 +178,26 @@ class _Checker:
                 verdict = self.verdicts[record.version]
                 self.report.add(key, f"points at {record.version}, whose blob is {verdict}")
             self._check_history(key, record, listed)
+
+    def signatures(self, name: str, listed: set[str]) -> None:
+        """Check every signature of a model: of a listed version, and valid under its key."""
+        prefix = signatures_prefix(name)
+        for key in self.store.list(prefix):
+            version, _, file_name = key[len(prefix) :].partition("/")
+            signature = self._parse(VersionSignature, key)
+            if signature is None:
+                continue
+            self.report.signatures += 1
+            if key != signature_key(name, version, signature.key_id):
+                self.report.add(
+                    key, f"holds a signature by key {signature.key_id}, not {file_name}"
+                )
+            if version not in listed:
+                self.report.add(key, f"signs {version}, which is not a listed version")
+            try:
+                check_signature(version, signature)
+            except SignatureError as exc:
+                self.report.add(key, exc.reason)
 
     def _check_history(self, key: str, record: AliasRecord, listed: set[str]) -> None:
         previous: str | None = None
