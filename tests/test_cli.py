@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from loanapp.cli import main
+from loanapp.signing import generate_key_pair
 from loanapp.training.train import TrainingResult
 
 LOANAPP = [sys.executable, "-m", "loanapp"]
@@ -218,3 +219,15 @@ def test_keygen_push_signed_versions_and_sign(
     unkeyed = runner.invoke(main, [*store, "sign", second[:10]], env={"LOANAPP_SIGNING_KEY": ""})
     assert unkeyed.exit_code == 2
     assert "give --sign-key or set LOANAPP_SIGNING_KEY" in unkeyed.output
+
+
+def test_serve_refuses_trusted_keys_it_cannot_read(tmp_path: Path) -> None:
+    private, _ = generate_key_pair(tmp_path, "publisher")
+    missing = run("serve", "predict-api", cwd=tmp_path, env={"LOANAPP_TRUSTED_KEYS": "nope.pub"})
+    assert missing.returncode == 1
+    assert missing.stderr == "Error: cannot read key file nope.pub: No such file or directory\n"
+    private_key = run(
+        "serve", "predict-api", cwd=tmp_path, env={"LOANAPP_TRUSTED_KEYS": str(private)}
+    )
+    assert private_key.returncode == 1
+    assert private_key.stderr.startswith(f"Error: {private} is not a PEM public key")

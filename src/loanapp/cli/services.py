@@ -48,7 +48,7 @@ def serve(
     if service == "model-server":
         _check_pinned_artifact(load_settings(ModelServerSettings, store=context.settings.store))
     else:
-        load_settings(PredictApiSettings)
+        _check_trusted_keys(load_settings(PredictApiSettings))
     command = gunicorn_command(
         service,
         host=host,
@@ -68,6 +68,16 @@ def _check_pinned_artifact(settings: ModelServerSettings) -> None:
     model_uri, model_sha256 = settings.pinned_artifact
     pinned = PinnedCatalog.from_uri(model_uri, model_sha256)
     click.echo(f"pinned mode: serving {model_uri} ({pinned.record.version})", err=True)
+
+
+def _check_trusted_keys(settings: PredictApiSettings) -> None:
+    """With LOANAPP_TRUSTED_KEYS, fail here on an unreadable key rather than in every worker."""
+    if not settings.trusted_key_files:
+        return
+    from loanapp.predict_api.trust import TrustPolicy
+
+    trusted = TrustPolicy.from_files(settings.trusted_key_files).trusted_keys
+    click.echo(f"serving only versions signed by key {', '.join(sorted(trusted))}", err=True)
 
 
 @main.command()
