@@ -46,7 +46,7 @@ def test_train_push_versions_shows_the_sha256(tmp_path: Path) -> None:
     listed = run("versions", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     line = next(line for line in listed.stdout.splitlines() if line.startswith(digest))
-    assert line.endswith("production")
+    assert line.split()[-2:] == ["production", "-"]  # aliases, signed by (none)
     assert (tmp_path / "model-store" / "blobs" / "sha256" / digest).is_file()
 
 
