@@ -29,6 +29,7 @@ from loanapp.errors import (
     IncompatibleArtifactError,
     UntrustedArtifactError,
 )
+from loanapp.store.registry import ModelRegistry
 from loanapp.training.data import Dataset, load_dataset
 from loanapp.training.options import TrainingOptions
 from loanapp.training.train import TrainingResult, train_model
@@ -317,3 +318,12 @@ MALFORMED: dict[str, tuple[Callable[[bytes], bytes], str]] = {
         "inflated, more than the limit of 67108864",
     ),
 }
+
+
+def damage_blob(registry: ModelRegistry, version: str) -> str:
+    """Change one byte of a version's stored bytes behind the registry's back; the new hash."""
+    blob = f"blobs/sha256/{version}"
+    tampered = bytearray(registry.store.get(blob).data)
+    tampered[len(tampered) // 2] ^= 0x01
+    registry.store.put(blob, bytes(tampered))
+    return compute_version(bytes(tampered))

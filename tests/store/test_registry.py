@@ -24,7 +24,7 @@ from loanapp.store.objects import ObjectStore
 from loanapp.store.registry import ModelRegistry
 from loanapp.store.uri import open_store
 from loanapp.training.train import TrainingResult
-from tests.factories import MALFORMED, UNLOADABLE, rebuild
+from tests.factories import MALFORMED, UNLOADABLE, damage_blob, rebuild
 
 
 def test_publish_stores_blob_and_record(registry: ModelRegistry, logreg: TrainingResult) -> None:
@@ -73,21 +73,12 @@ def test_publish_refuses_a_malformed_artifact_and_stores_nothing(
     assert registry.store.list("") == []  # no blob, no version record, no alias
 
 
-def _damage(registry: ModelRegistry, version: str) -> str:
-    """Change one byte of a version's stored bytes behind the registry's back; the new hash."""
-    blob = f"blobs/sha256/{version}"
-    tampered = bytearray(registry.store.get(blob).data)
-    tampered[len(tampered) // 2] ^= 0x01
-    registry.store.put(blob, bytes(tampered))
-    return compute_version(bytes(tampered))
-
-
 def test_promote_refuses_a_version_whose_stored_bytes_changed(
     registry: ModelRegistry, logreg: TrainingResult, second_logreg: bytes
 ) -> None:
     first = registry.publish(logreg.artifact, actor="a", alias="production").version
     second = registry.publish(second_logreg, actor="a").version
-    actual = _damage(registry, second)
+    actual = damage_blob(registry, second)
     with pytest.raises(ArtifactError) as caught:
         registry.promote("loan", second[:8], actor="mallory")
     assert isinstance(caught.value, errors.DamagedVersionError)
@@ -106,7 +97,7 @@ def test_rollback_refuses_a_damaged_version_and_names_the_intact_ones(
         registry.publish(data, actor="a", alias="production").version
         for data in (logreg.artifact, second_logreg, third_artifact)
     ]
-    actual = _damage(registry, versions[1])
+    actual = damage_blob(registry, versions[1])
     with pytest.raises(ArtifactError) as caught:
         registry.rollback("loan", actor="mallory")
     assert isinstance(caught.value, errors.DamagedVersionError)

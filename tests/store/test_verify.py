@@ -11,18 +11,9 @@ from loanapp.errors import InvalidInputError, ModelNotFoundError
 from loanapp.store.registry import AliasChange, AliasRecord, ModelRegistry
 from loanapp.store.verify import verify_store
 from loanapp.training.train import TrainingResult
-from tests.factories import rebuild
+from tests.factories import damage_blob, rebuild
 
 UNLISTED = "0" * 64
-
-
-def _damage(registry: ModelRegistry, version: str) -> str:
-    """Change one byte of a version's stored bytes behind the registry's back; the new hash."""
-    blob = f"blobs/sha256/{version}"
-    tampered = bytearray(registry.store.get(blob).data)
-    tampered[len(tampered) // 2] ^= 0x01
-    registry.store.put(blob, bytes(tampered))
-    return compute_version(bytes(tampered))
 
 
 def _change(revision: int, version: str, previous: str | None) -> AliasChange:
@@ -64,7 +55,7 @@ def test_every_kind_of_damage_is_named(
     first = registry.publish(logreg.artifact, actor="a", alias="production").version
     second = registry.publish(second_logreg, actor="a", alias="production").version
     registry.promote("loan", first, actor="a", alias="staging")
-    actual = _damage(registry, first)
+    actual = damage_blob(registry, first)
     # A version record that no longer matches its blob: another size and other metadata.
     record = registry.get_version("loan", second)
     changed = record.metadata.model_copy(update={"model_type": "forged"})
@@ -109,7 +100,7 @@ def test_one_model_is_checked_with_the_blobs_it_uses(
 ) -> None:
     registry.publish(logreg.artifact, actor="a", alias="production")
     other = registry.publish(rebuild(logreg.artifact, name="other"), actor="a").version
-    actual = _damage(registry, other)
+    actual = damage_blob(registry, other)
     assert verify_store(registry.store, "loan").ok
     report = verify_store(registry.store, "other")
     assert [str(problem) for problem in report.problems] == [
@@ -128,7 +119,7 @@ def test_a_damaged_blob_that_no_version_lists_is_named(
     # What a publish that failed after writing its blob leaves behind, damaged since.
     registry.store.create(f"blobs/sha256/{logreg.version}", logreg.artifact)
     assert verify_store(registry.store).ok
-    actual = _damage(registry, logreg.version)
+    actual = damage_blob(registry, logreg.version)
     report = verify_store(registry.store)
     assert [str(problem) for problem in report.problems] == [
         f"blobs/sha256/{logreg.version}: stored bytes hash to {actual}"
