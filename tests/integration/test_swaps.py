@@ -129,6 +129,7 @@ def test_predict_api_starts_from_its_cache_while_the_model_server_is_down(
     stack.model_server.kill()
     stack.predict_api.stop()
     stack.start_predict_api().wait_ready()  # ready means a verified model is loaded
+    wait_until_every_worker_serves(stack, versions.first)  # each worker has its own start
     pool = urllib3.PoolManager(retries=False)
     ready = orjson.loads(pool.request("GET", stack.predict_api_url + "/readyz").data)
     assert ready["version"] == versions.first

@@ -24,6 +24,7 @@ from loanapp.artifacts import compute_version
 from loanapp.errors import UpstreamUnavailableError
 from loanapp.predict_api.cache import ArtifactCache
 from loanapp.predict_api.client import ModelServerClient
+from loanapp.predict_api.serving_model import ServingModel
 from loanapp.predict_api.slot import ModelSlot
 from loanapp.predict_api.trust import TrustPolicy
 from loanapp.predict_api.watcher import ModelWatcher
@@ -694,3 +695,25 @@ def test_a_start_from_the_cache_checks_the_cached_signatures(
         assert (slot.current.version, slot.current.source) == (logreg.version, "local cache")
     else:
         assert slot.current is None  # an unsigned cached version is not served either
+
+
+def test_a_version_is_on_disk_before_it_is_served(
+    watcher: ModelWatcher,
+    server: ScriptedModelServer,
+    slot: ModelSlot,
+    cache: ArtifactCache,
+    logreg: TrainingResult,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cached_when_swapped: list[tuple[str, bytes] | None] = []
+    real_swap = slot.swap
+
+    def swap(model: ServingModel) -> ServingModel | None:
+        cached_when_swapped.append(cache.load_last(NAME))
+        return real_swap(model)
+
+    monkeypatch.setattr(slot, "swap", swap)
+    watcher.start()
+    serve_first(server, logreg)
+    # A worker stopped right after it reports a version still starts from it next time.
+    assert cached_when_swapped == [(logreg.version, logreg.artifact)]

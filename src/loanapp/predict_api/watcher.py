@@ -12,7 +12,7 @@ from dataclasses import replace
 from loanapp.errors import LoanappError
 from loanapp.predict_api.cache import ArtifactCache
 from loanapp.predict_api.client import ModelServerClient
-from loanapp.predict_api.serving_model import load_serving_model
+from loanapp.predict_api.serving_model import ServingModel, load_serving_model
 from loanapp.predict_api.slot import ModelSlot
 from loanapp.predict_api.trust import TrustPolicy
 from loanapp.signing import VersionSignature
@@ -128,10 +128,13 @@ class ModelWatcher:
             if self.trust.requires_signature
             else []
         )
-        self._install(version, data, signatures, source="model server")
+        model = self._load(version, data, signatures, source="model server")
+        # Cached before it is served: a worker that reports a version has it on disk, even if it
+        # is stopped a moment later.
         self.cache.save(self.name, version, data)
         if signatures:
             self.cache.save_signatures(version, signatures)
+        self._swap(model)
 
     def _record_answer(self) -> None:
         """The model server answered: the start wait is over, and /readyz says it was reached."""
@@ -166,20 +169,24 @@ class ModelWatcher:
             version,
         )
         try:
-            self._install(version, data, self.cache.load_signatures(version), source="local cache")
+            signatures = self.cache.load_signatures(version)
+            self._swap(self._load(version, data, signatures, source="local cache"))
         except LoanappError as exc:
             logger.warning("cached version %s not usable: %s", version, exc.message)
 
-    def _install(
+    def _load(
         self, version: str, data: bytes, signatures: Sequence[VersionSignature], source: str
-    ) -> None:
+    ) -> ServingModel:
+        """A version made servable: signature (when required), hash, versions, reference rows."""
         signer = self.trust.signer(version, signatures)  # before a byte of the model is parsed
-        model = load_serving_model(data, version, source)  # hash, versions, reference rows
-        previous = self.slot.swap(replace(model, signed_by=signer))
+        return replace(load_serving_model(data, version, source), signed_by=signer)
+
+    def _swap(self, model: ServingModel) -> None:
+        previous = self.slot.swap(model)
         logger.info(
             "serving %s version %s (from %s; was %s)",
             self.name,
-            version,
-            source,
+            model.version,
+            model.source,
             previous.version if previous else "none",
         )
