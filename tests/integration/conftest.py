@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-import urllib3
 
-from loanapp.dev.processes import child_pids, free_port
+from loanapp.dev.processes import free_port
 from loanapp.dev.stack import LocalStack
 from loanapp.dev.traffic import Reply, summarize
 from loanapp.store.registry import ModelRegistry
@@ -91,24 +88,7 @@ def stack(
 
 def wait_until_every_worker_serves(stack: LocalStack, version: str, timeout: float = 60.0) -> None:
     """Poll /readyz until each predict-API worker has reported `version` (no timing asserted)."""
-    assert stack.predict_api is not None
-    assert stack.predict_api.pid is not None
-    workers = child_pids(stack.predict_api.pid)
-    assert workers, "the predict API has no workers"
-    pool = urllib3.PoolManager(retries=False)
-    seen: dict[int, str] = {}
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        # A new connection per request lets the kernel spread them over the workers.
-        response = pool.request(
-            "GET", stack.predict_api_url + "/readyz", timeout=5.0, headers={"Connection": "close"}
-        )
-        detail = orjson.loads(response.data)
-        seen[detail["worker_pid"]] = detail.get("version", "")
-        if all(seen.get(pid) == version for pid in workers):
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"workers {workers} did not all serve {version}: last seen {seen}")
+    stack.wait_for_every_worker(serving=version, timeout=timeout)
 
 
 def assert_no_failures(replies: list[Reply], allowed_versions: set[str]) -> None:

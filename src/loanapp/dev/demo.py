@@ -92,6 +92,7 @@ def _start_services(stack: LocalStack, step: _Steps) -> None:
     stack.start_model_server().wait_ready()
     step(f"starting the predict API on {stack.predict_api_url}")
     stack.start_predict_api().wait_ready()
+    stack.wait_for_every_worker()
     step(f"logs: {stack.work_dir}/model-server.log, {stack.work_dir}/predict-api.log")
 
 

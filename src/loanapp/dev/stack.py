@@ -11,7 +11,7 @@ from typing import IO
 import orjson
 import urllib3
 
-from loanapp.dev.processes import ServiceProcess, wait_until
+from loanapp.dev.processes import ServiceProcess, child_pids, wait_until
 from loanapp.store.registry import ModelRegistry
 from loanapp.store.uri import open_store
 
@@ -62,10 +62,49 @@ class LocalStack:
         return self.predict_api
 
     def start(self) -> LocalStack:
-        """Start the model server, then the predict API, each once the one before is ready."""
+        """Start the model server, then the predict API, each once the one before is ready.
+
+        Each predict-API worker loads its own model, and the service answers ready as soon as
+        one has; the stack is started once every worker has.
+        """
         self.start_model_server().wait_ready()
         self.start_predict_api().wait_ready()
+        self.wait_for_every_worker()
         return self
+
+    def wait_for_every_worker(self, serving: str | None = None, timeout: float = 60.0) -> float:
+        """Seconds until every predict-API worker serves a model (`serving`: that version).
+
+        The workers are the service's child processes; each /readyz names the worker that
+        answered it, and a new connection per question lets the kernel spread them.
+        """
+        assert self.predict_api is not None
+        assert self.predict_api.pid is not None
+        workers = child_pids(self.predict_api.pid)
+        pool = urllib3.PoolManager(retries=False)
+        seen: dict[int, str] = {}
+
+        def every_worker_serves() -> bool:
+            response = pool.request(
+                "GET",
+                self.predict_api_url + "/readyz",
+                timeout=5.0,
+                headers={"Connection": "close"},
+            )
+            detail = orjson.loads(response.data)
+            seen[detail["worker_pid"]] = detail.get("version", "")
+            return bool(workers) and all(
+                seen.get(pid) and serving in (None, seen[pid]) for pid in workers
+            )
+
+        waiting_for = f"every worker {workers} serving {serving or 'a model'}"
+        return wait_until(
+            every_worker_serves,
+            url=self.predict_api_url,
+            timeout=timeout,
+            waiting_for=waiting_for,
+            interval=0.02,
+        )
 
     def __enter__(self) -> LocalStack:
         return self.start()
