@@ -12,6 +12,7 @@ PACKAGES = (
     "scikit-learn",
     "numpy",
     "pandas",
+    "granian",
     "gunicorn",
     "flask",
     "werkzeug",
@@ -28,8 +29,9 @@ ENVIRONMENT_SHOWN = (
     "MKL_NUM_THREADS",
     "LOANAPP_MODEL_THREADS",
     "LOANAPP_MAX_BATCH_ROWS",
-    "GUNICORN_CMD_ARGS",
 )
+# Prefixes of variables that change how the servers run (any set at all is shown).
+PREFIXES_SHOWN = ("GRANIAN_", "GUNICORN_")
 
 
 def machine_info() -> dict[str, str]:
@@ -71,5 +73,9 @@ def library_versions(wrk_version: str) -> dict[str, str]:
 
 
 def environment_shown() -> dict[str, str]:
-    """The environment variables that change how the services compute, as this run had them."""
-    return {name: os.environ.get(name, "unset") for name in ENVIRONMENT_SHOWN}
+    """The environment variables that change how the services compute or serve, as this run had
+    them: the named ones, set or not, and every server option set in the environment."""
+    shown = {name: os.environ.get(name, "unset") for name in ENVIRONMENT_SHOWN}
+    return shown | {
+        name: value for name, value in sorted(os.environ.items()) if name.startswith(PREFIXES_SHOWN)
+    }

@@ -1,9 +1,10 @@
 """The benchmark run: train, start each target, drive it with wrk, stop it by PID, write the report.
 
 Order (one machine, loopback only, the same rows for every target):
-in-process floor -> framework floor -> predict API with the default model, then with the other
-model after a promotion -> seed baseline with each model. Every service is stopped by its PID
-(process group) as soon as it has been measured, and in any case before the run ends.
+in-process floor -> framework floor under gunicorn, then under granian -> predict API with the
+default model, then with the other model after a promotion -> seed baseline with each model.
+Every service is stopped by its PID (process group) as soon as it has been measured, and in any
+case before the run ends.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ import urllib3
 from bench.inprocess import BATCH_ROWS, Timing, measure_model
 from bench.procs import CpuSnapshot, cpu_between, worker_rss_mb
 from bench.report import write_report
-from bench.results import API, FLOOR, MODELS, SEED, HttpRun, Report
+from bench.results import API, FLOOR, GUNICORN_FLOOR, MODELS, SEED, HttpRun, Report
+from bench.servers import GRANIAN, GUNICORN, bench_app_command
 from bench.verdicts import checks, verdict_lines
 from bench.wrkrun import BenchError, Load, ensure_wrk, run_wrk, wrk_version
 from loanapp.defaults import DEFAULT_MODEL_NAME
@@ -39,7 +41,6 @@ from loanapp.dev.stack import LocalStack, wait_for_served_version
 from loanapp.dev.traffic import sample_rows
 from loanapp.errors import LoanappError
 from loanapp.predict_api.serving_model import load_serving_model
-from loanapp.services import SERVICES, gunicorn_command
 from loanapp.training.data import load_dataset
 from loanapp.training.options import DEFAULT_MODEL_TYPE, TrainingOptions
 from loanapp.training.train import TrainingResult, train_model
@@ -47,8 +48,10 @@ from loanapp.training.train import TrainingResult, train_model
 HOST = "127.0.0.1"
 ACTOR = "bench"
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# (wrk threads, connections): one client, then 16 clients from two wrk threads.
-CONCURRENCIES = ((1, 1), (2, 16))
+# (wrk threads, connections): one client, then 16 and 64 clients from two wrk threads. Every
+# target gets 1 and 16; the floors and one-row /predict get 64 too, to show nothing collapses.
+ONE_AND_SIXTEEN = ((1, 1), (2, 16))
+UP_TO_SIXTY_FOUR = (*ONE_AND_SIXTEEN, (2, 64))
 
 
 @dataclass(frozen=True)
@@ -98,18 +101,20 @@ class Bench:
         endpoint: str,
         master_pids: Sequence[int],
         *,
+        loads: Sequence[tuple[int, int]] = ONE_AND_SIXTEEN,
         expect_version: str | None = None,
     ) -> None:
-        """Check one answer, then for each load: a discarded warm-up run, the measured run (with
-        the CPU time every process used during it), and the RSS of the target's workers.
+        """Check one answer, then for each of `loads` (wrk threads, connections): a discarded
+        warm-up run, the measured run (with the CPU time every process used during it), and the
+        RSS of the target's workers.
 
-        `master_pids`: the target's gunicorn master first, then any service it calls.
+        `master_pids`: the target server's main process first, then any service it calls.
         """
         body, rows = self._body_for(target, endpoint)
         self.samples[f"{target} {model or ''} {endpoint}".strip()] = _smoke(
             url + endpoint, body, expect_version
         )
-        for threads, connections in CONCURRENCIES:
+        for threads, connections in loads:
             run_wrk(self.wrk, url + endpoint, body, Load(threads, connections, self.warmup))
             load = Load(threads, connections, self.duration)
             before = CpuSnapshot.take()
@@ -146,24 +151,17 @@ def _smoke(url: str, body: Path, expect_version: str | None) -> dict[str, Any]:
     return answer
 
 
-def bench_app_command(app: str, port: int) -> list[str]:
-    """The predict API's gunicorn command line and sizing, serving another WSGI app."""
-    spec = SERVICES["predict-api"]
-    command = gunicorn_command(
-        "predict-api", host=HOST, port=port, workers=spec.workers, threads=spec.threads
-    )
-    if command[-1] != spec.app:
-        raise BenchError(f"gunicorn_command no longer ends with the app path: {command}")
-    return [*command[:-1], app]
-
-
 @contextlib.contextmanager
 def bench_app(
-    bench: Bench, name: str, app: str, environment: dict[str, str] | None = None
+    bench: Bench,
+    name: str,
+    app: str,
+    environment: dict[str, str] | None = None,
+    server: str = GRANIAN,
 ) -> Iterator[tuple[str, ServiceProcess]]:
-    """Start a bench-only app under the predict API's gunicorn settings; stop it by PID."""
+    """Start a bench-only app under `server` with the predict API's sizing; stop it by PID."""
     port = free_port(HOST)
-    command = bench_app_command(app, port)
+    command = bench_app_command(server, app, HOST, port)
     bench.commands[name] = command
     env = dict(os.environ) | (environment or {})
     env["PYTHONPATH"] = ":".join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
@@ -206,11 +204,13 @@ def measure_in_process(
     return timings
 
 
-def measure_floor(bench: Bench) -> None:
-    """Target 2: the framework floor under the predict API's gunicorn settings."""
-    with bench_app(bench, FLOOR, "bench.floor_app:app") as (url, process):
-        assert process.pid is not None
-        bench.measure(FLOOR, None, url, "/predict", [process.pid])
+def measure_floors(bench: Bench) -> None:
+    """Target 2: the framework floor under gunicorn as the services ran before, then under
+    granian as they run now, each with the predict API's sizing."""
+    for target, server in ((GUNICORN_FLOOR, GUNICORN), (FLOOR, GRANIAN)):
+        with bench_app(bench, target, "bench.floor_app:app", server=server) as (url, process):
+            assert process.pid is not None
+            bench.measure(target, None, url, "/predict", [process.pid], loads=UP_TO_SIXTY_FOUR)
 
 
 def measure_api(bench: Bench, trained: dict[str, TrainingResult], stack: LocalStack) -> None:
@@ -235,13 +235,17 @@ def measure_api(bench: Bench, trained: dict[str, TrainingResult], stack: LocalSt
         seconds = wait_for_served_version(stack.predict_api_url, result.version)
         bench.samples[f"{API} {model_type} /model"] = _describe_served(stack.predict_api_url)
         bench.say(f"predict API serves {model_type} ({seconds:.1f}s after promotion)")
-        for endpoint in ("/predict", "/predict/batch"):
+        for endpoint, loads in (
+            ("/predict", UP_TO_SIXTY_FOUR),
+            ("/predict/batch", ONE_AND_SIXTEEN),
+        ):
             bench.measure(
                 API,
                 model_type,
                 stack.predict_api_url,
                 endpoint,
                 services,
+                loads=loads,
                 expect_version=result.version,
             )
     api.stop()
@@ -312,7 +316,7 @@ def run_benchmark(wrk: str, work_dir: Path, duration: int, warmup: int) -> Repor
     bench = Bench(wrk, work_dir, Bodies.write(work_dir, rows), duration, warmup)
     trained = train_models(bench)
     timings = measure_in_process(bench, trained, rows)
-    measure_floor(bench)
+    measure_floors(bench)
     stack = LocalStack(
         store=str(work_dir / "store"),
         work_dir=work_dir / "stack",

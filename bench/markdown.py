@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench.inprocess import Timing
-from bench.results import API, FLOOR, MODELS, SEED, TARGETS, HttpRun, Report
+from bench.results import API, FLOOR, GUNICORN_FLOOR, MODELS, SEED, TARGETS, HttpRun, Report
 from bench.verdicts import Finding, verdict_lines
 from bench.wrkrun import WrkResult
 
@@ -43,13 +43,15 @@ def render_markdown(
 
 def _header(report: Report) -> str:
     return (
-        "# Benchmark: predict API vs framework floor, in-process floor and seed design\n\n"
+        "# Benchmark: predict API vs framework floors (granian, gunicorn), in-process floor and "
+        "seed design\n\n"
         f"Run {report.started_at:%Y-%m-%d %H:%M UTC}, {report.elapsed_s:.0f} s in all, by "
         f"`python bench/run.py --duration {report.duration_s} --warmup {report.warmup_s}` "
         "(`make bench`). One machine, loopback only, the same model artifacts and the same "
         "applicant rows for every target. Each HTTP number is one wrk run of "
         f"{report.duration_s} s after a discarded {report.warmup_s} s warm-up at the same "
-        "concurrency; c1 = `wrk -t1 -c1`, c16 = `wrk -t2 -c16`.\n\n"
+        "concurrency; c1 = `wrk -t1 -c1`, c16 = `wrk -t2 -c16`, c64 = `wrk -t2 -c64` (floors and "
+        "one-row /predict only).\n\n"
         f"Load average before the run: {report.load_average.get('before', '?')}. "
         + _contention_note(report.runs)
         + _balance_note(report.runs)
@@ -57,7 +59,7 @@ def _header(report: Report) -> str:
 
 
 def _balance_note(runs: Sequence[HttpRun]) -> str:
-    """c16 runs where one gunicorn worker did most of the work (the other idled)."""
+    """Runs with many clients where one worker did most of the work (the other idled)."""
     lopsided = [
         run
         for run in runs
@@ -95,16 +97,21 @@ def _headline_table(report: Report) -> str:
     lines = [
         "## Headline (measured here)",
         "",
-        "| system | req/s, 1 row, 16 clients | p50 at 1 client | p99 at 16 clients | errors |",
-        "|---|---:|---:|---:|---:|",
+        "| system | req/s, 1 row, 16 clients | 64 clients | p50 at 1 client | p99 at 16 clients "
+        "| errors |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    systems = [(FLOOR, None)] + [(t, m) for t in (API, SEED) for m in MODELS]
+    systems: list[tuple[str, str | None]] = [(GUNICORN_FLOOR, None), (FLOOR, None)]
+    systems += [(target, model) for target in (API, SEED) for model in MODELS]
     for target, model in systems:
         c1, c16 = report.predict_runs(target, model)
+        c64 = report.predict_run_c64(target, model)
         label = target + (f", {model}" if model else "")
+        errors = sum(run.errors for run in (c1, c16, c64) if run is not None)
         lines.append(
-            f"| {label} | {format_rate(c16.requests_per_second)} | {c1.p50_ms:.2f} ms "
-            f"| {c16.p99_ms:.2f} ms | {c1.errors + c16.errors} |"
+            f"| {label} | {format_rate(c16.requests_per_second)} "
+            f"| {format_rate(c64.requests_per_second) if c64 else '-'} | {c1.p50_ms:.2f} ms "
+            f"| {c16.p99_ms:.2f} ms | {errors} |"
         )
     return "\n".join(lines)
 
@@ -192,14 +199,17 @@ def _settings_section(report: Report, environment: dict[str, str]) -> str:
         "- bodies: applicant row 0 of `loanapp.dev.traffic.sample_rows()` as a JSON object "
         '(predict API, framework floor), the same row in columnar form `{"feature": [value]}` '
         "(seed baseline), rows 0-99 as a JSON list (/predict/batch).\n"
-        "- RSS: VmRSS of each gunicorn worker (children of the master PID) right after each "
+        "- RSS: VmRSS of each worker (children of the server's main process) right after each "
         "measured run.\n"
         "- CPU s per worker: CPU seconds each worker of the target used during the run.\n"
-        "- service CPU ms/req: user + system CPU time of the target's gunicorn master and "
+        "- service CPU ms/req: user + system CPU time of the target's main process and "
         "workers (plus the model server's, for the predict API and the seed baseline) during "
         "the measured run, per completed request. other load: CPU time used on the machine "
         "by anything but the services, wrk and the benchmark process, in % of one core; above "
         f"{MAX_OTHER_CPU_PERCENT:.0f}% the run is flagged at the top of this file.\n"
+        "- servers: the granian floor, the predict API, the model server and the seed baseline "
+        "run under granian with the services' settings (`loanapp.services`); the gunicorn floor "
+        "under the predict API's gunicorn settings from before granian (`bench/servers.py`).\n"
         "- The seed baseline asks the same model server the predict API follows; production "
         "names the seed's model while it is measured.\n\n"
         f"Models (artifact SHA-256):\n\n{models}\n\n"

@@ -1,4 +1,4 @@
-"""gunicorn workers of a master PID, their resident memory and CPU time, read from /proc."""
+"""A server's workers (children of its main PID), their resident memory and CPU time, from /proc."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def rss_mb(pid: int) -> float | None:
 
 
 def worker_rss_mb(master_pid: int) -> dict[int, float]:
-    """RSS in MiB of each worker of a gunicorn master, by worker PID."""
+    """RSS in MiB of each worker of a server's main process, by worker PID."""
     sizes = {pid: rss_mb(pid) for pid in child_pids(master_pid)}
     return {pid: size for pid, size in sizes.items() if size is not None}
 
@@ -98,7 +98,7 @@ class CpuSnapshot:
         )
 
     def tree(self, master_pid: int) -> list[int]:
-        """A gunicorn master and its workers."""
+        """A server's main process and its workers."""
         return [master_pid] + [p for p, info in self.processes.items() if info.parent == master_pid]
 
     def total(self, pid: int) -> float:
@@ -121,8 +121,8 @@ class CpuUse:
 
 
 def cpu_between(before: CpuSnapshot, after: CpuSnapshot, master_pids: Sequence[int]) -> CpuUse:
-    """Split the machine's CPU time between two snapshots. `master_pids`: the target's gunicorn
-    master first, then any service it calls; wrk is the child this process waited for."""
+    """Split the machine's CPU time between two snapshots. `master_pids`: the target server's
+    main process first, then any service it calls; wrk is the child this process waited for."""
     service_pids = {pid for master in master_pids for pid in after.tree(master)}
     service_pids |= {pid for master in master_pids for pid in before.tree(master)}
     spent = {pid: after.total(pid) - before.total(pid) for pid in after.processes}

@@ -6,11 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.results import API, DEFAULT_MODEL, FLOOR, MODELS, SEED, HttpRun, Report
+from bench.results import API, DEFAULT_MODEL, FLOOR, GUNICORN_FLOOR, MODELS, SEED, HttpRun, Report
 
-MIN_SHARE_OF_FLOOR = 0.60
-MAX_P50_OVER_FLOOR = 1.5
-MIN_BATCH_ROWS_PER_SECOND = 50_000
+# The bar of the move to granian, per model: /predict req/s at c16 over the gunicorn floor's,
+# p50 at c1 over the gunicorn floor's, and batch rows/s (logreg only).
+MIN_OVER_GUNICORN_FLOOR = {"logreg": 1.5, "gbm": 1.3}
+MAX_P50_OVER_GUNICORN_FLOOR = {"logreg": 1.0, "gbm": 1.2}
+MIN_BATCH_ROWS_PER_SECOND = {"logreg": 250_000}
+MIN_SHARE_OF_FLOOR = 0.70
 MAX_RSS_MB = 150.0
 
 
@@ -41,18 +44,25 @@ class Finding:
 
 
 def ratios(report: Report) -> list[Finding]:
-    """API / seed baseline and API / framework floor, per model; batch rows/s."""
+    """API over the seed baseline and over both floors, per model; c64 over c16; batch rows/s."""
     found = []
+    gunicorn1, gunicorn16 = report.predict_runs(GUNICORN_FLOOR, None)
     floor1, floor16 = report.predict_runs(FLOOR, None)
+    found.append(_ratio("framework floor: granian / gunicorn, req/s at c16", floor16, gunicorn16))
     for model in MODELS:
         api1, api16 = report.predict_runs(API, model)
         seed1, seed16 = report.predict_runs(SEED, model)
         found += [
-            _ratio(f"{model}: API / seed baseline, req/s at c16", api16, seed16, "rps"),
+            _ratio(f"{model}: API / seed baseline, req/s at c16", api16, seed16),
             _ratio(f"{model}: API / seed baseline, p50 at c1", api1, seed1, "p50"),
-            _ratio(f"{model}: API / framework floor, req/s at c16", api16, floor16, "rps"),
-            _ratio(f"{model}: API / framework floor, p50 at c1", api1, floor1, "p50"),
+            _ratio(f"{model}: API / gunicorn floor, req/s at c16", api16, gunicorn16),
+            _ratio(f"{model}: API / gunicorn floor, p50 at c1", api1, gunicorn1, "p50"),
+            _ratio(f"{model}: API / granian floor, req/s at c16", api16, floor16),
+            _ratio(f"{model}: API / granian floor, p50 at c1", api1, floor1, "p50"),
         ]
+        api64 = report.predict_run_c64(API, model)
+        if api64 is not None:
+            found.append(_ratio(f"{model}: API req/s at c64 / at c16", api64, api16))
         for concurrency in ("c1", "c16"):
             batch = report.find(API, model, "/predict/batch", concurrency)
             found.append(
@@ -65,7 +75,7 @@ def ratios(report: Report) -> list[Finding]:
     return found
 
 
-def _ratio(name: str, top: HttpRun, bottom: HttpRun, what: str) -> Finding:
+def _ratio(name: str, top: HttpRun, bottom: HttpRun, what: str = "rps") -> Finding:
     if what == "rps":
         a, b, unit = top.requests_per_second, bottom.requests_per_second, "req/s"
     else:
@@ -76,53 +86,80 @@ def _ratio(name: str, top: HttpRun, bottom: HttpRun, what: str) -> Finding:
 
 def checks(report: Report) -> list[Finding]:
     """The targets, each PASS or FAIL."""
-    floor1, floor16 = report.predict_runs(FLOOR, None)
     found = []
     for model in MODELS:
-        api1, api16 = report.predict_runs(API, model)
-        batch16 = report.find(API, model, "/predict/batch", "c16")
-        share = api16.requests_per_second / floor16.requests_per_second
-        found.append(
-            Finding(
-                f"/predict req/s at c16 >= {MIN_SHARE_OF_FLOOR:.0%} of the framework floor "
-                f"({model})",
-                share,
-                f"{share:.1%}: {api16.requests_per_second:,.0f} vs "
-                f"{floor16.requests_per_second:,.0f} req/s",
-                share >= MIN_SHARE_OF_FLOOR,
-            )
-        )
-        times = api1.p50_ms / floor1.p50_ms
-        found.append(
-            Finding(
-                f"/predict p50 at c1 <= {MAX_P50_OVER_FLOOR}x the framework floor ({model})",
-                times,
-                f"{times:.2f}x: {api1.p50_ms:.3f} vs {floor1.p50_ms:.3f} ms",
-                times <= MAX_P50_OVER_FLOOR,
-            )
-        )
-        found.append(
-            Finding(
-                f"/predict/batch 100 rows >= {MIN_BATCH_ROWS_PER_SECOND:,} rows/s at c16 ({model})",
-                batch16.rows_per_second,
-                f"{batch16.rows_per_second:,.0f} rows/s",
-                batch16.rows_per_second >= MIN_BATCH_ROWS_PER_SECOND,
-            )
-        )
-        found.append(
-            Finding(
-                f"no collapse at 16 clients: /predict req/s at c16 >= at c1 ({model})",
-                api16.requests_per_second / api1.requests_per_second,
-                f"{api16.requests_per_second:,.0f} vs {api1.requests_per_second:,.0f} req/s",
-                api16.requests_per_second >= api1.requests_per_second,
-            )
-        )
+        found += _throughput_checks(report, model)
+        found += _latency_checks(report, model)
+        if model in MIN_BATCH_ROWS_PER_SECOND:
+            found.append(_batch_check(report, model, MIN_BATCH_ROWS_PER_SECOND[model]))
     found += [_errors_check(report), _rss_check(report)]
     return found
 
 
+def _throughput_checks(report: Report, model: str) -> list[Finding]:
+    """/predict at c16 against both floors, and c64 against c16 (no collapse)."""
+    api16 = report.predict_runs(API, model)[1]
+    gunicorn16 = report.predict_runs(GUNICORN_FLOOR, None)[1]
+    floor16 = report.predict_runs(FLOOR, None)[1]
+    times = api16.requests_per_second / gunicorn16.requests_per_second
+    share = api16.requests_per_second / floor16.requests_per_second
+    least = MIN_OVER_GUNICORN_FLOOR[model]
+    found = [
+        Finding(
+            f"/predict req/s at c16 >= {least}x the gunicorn floor ({model})",
+            times,
+            f"{times:.2f}x: {api16.requests_per_second:,.0f} vs "
+            f"{gunicorn16.requests_per_second:,.0f} req/s",
+            times >= least,
+        ),
+        Finding(
+            f"/predict req/s at c16 >= {MIN_SHARE_OF_FLOOR:.0%} of the granian floor ({model})",
+            share,
+            f"{share:.1%}: {api16.requests_per_second:,.0f} vs "
+            f"{floor16.requests_per_second:,.0f} req/s",
+            share >= MIN_SHARE_OF_FLOOR,
+        ),
+    ]
+    api64 = report.predict_run_c64(API, model)
+    if api64 is not None:
+        found.append(
+            Finding(
+                f"no collapse at 64 clients: /predict req/s at c64 >= at c16 ({model})",
+                api64.requests_per_second / api16.requests_per_second,
+                f"{api64.requests_per_second:,.0f} vs {api16.requests_per_second:,.0f} req/s",
+                api64.requests_per_second >= api16.requests_per_second,
+            )
+        )
+    return found
+
+
+def _latency_checks(report: Report, model: str) -> list[Finding]:
+    """/predict p50 at one client against the gunicorn floor's."""
+    api1 = report.predict_runs(API, model)[0]
+    gunicorn1 = report.predict_runs(GUNICORN_FLOOR, None)[0]
+    times, most = api1.p50_ms / gunicorn1.p50_ms, MAX_P50_OVER_GUNICORN_FLOOR[model]
+    return [
+        Finding(
+            f"/predict p50 at c1 <= {most}x the gunicorn floor's ({model})",
+            times,
+            f"{times:.2f}x: {api1.p50_ms:.3f} vs {gunicorn1.p50_ms:.3f} ms",
+            times <= most,
+        )
+    ]
+
+
+def _batch_check(report: Report, model: str, least: float) -> Finding:
+    batch16 = report.find(API, model, "/predict/batch", "c16")
+    return Finding(
+        f"/predict/batch {batch16.rows} rows >= {least:,.0f} rows/s at c16 ({model})",
+        batch16.rows_per_second,
+        f"{batch16.rows_per_second:,.0f} rows/s",
+        batch16.rows_per_second >= least,
+    )
+
+
 def _errors_check(report: Report) -> Finding:
-    measured = [run for run in report.runs if run.target in (API, FLOOR)]
+    measured = [run for run in report.runs if run.target in (API, FLOOR, GUNICORN_FLOOR)]
     failing = [f"{run.name}: {run.errors}" for run in measured if run.errors]
     total = sum(run.errors for run in measured)
     return Finding(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+from collections.abc import Iterator
 
 import pytest
 
@@ -17,10 +19,19 @@ pytest_plugins = ["tests.s3_fixtures"]
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No LOANAPP_* setting leaks in from the machine running the tests."""
+    """No LOANAPP_* setting and no GRANIAN_* server option leaks in from the machine."""
     for name in list(os.environ):
-        if name.startswith("LOANAPP_"):
+        if name.startswith(("LOANAPP_", "GRANIAN_")):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _signal_handling_restored() -> Iterator[None]:
+    """A test that imports a wsgi module (it sets a SIGTERM handler) leaves none behind."""
+    set_handler, sigterm = signal.signal, signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal = set_handler
+    signal.signal(signal.SIGTERM, sigterm)
 
 
 @pytest.fixture(scope="session")

@@ -41,7 +41,7 @@ def client() -> FlaskClient:
 
 
 def post_streamed(app: Flask, data: bytes, headers: dict[str, str] | None = None) -> Response:
-    """POST `data` as a chunked body arrives from gunicorn: no Content-Length, and the server
+    """POST `data` as a chunked body arrives from granian: no Content-Length, and the server
     marks the stream as ended (wsgi.input_terminated) so that it may be read to its end."""
     builder = EnvironBuilder(
         path="/echo",
@@ -51,7 +51,7 @@ def post_streamed(app: Flask, data: bytes, headers: dict[str, str] | None = None
         headers=list((headers or {}).items()),
     )
     environ = builder.get_environ()
-    del environ["CONTENT_LENGTH"]
+    environ.pop("CONTENT_LENGTH", None)
     environ["HTTP_TRANSFER_ENCODING"] = "chunked"
     environ["wsgi.input_terminated"] = True
     return Response.from_app(app, environ, buffered=True)
@@ -78,6 +78,27 @@ def test_a_streamed_body_over_the_limit_is_413_and_one_at_the_limit_is_read() ->
             "error": f"request body in bytes is more than the limit of {LIMIT}",
             "type": "PayloadTooLargeError",
         }
+
+
+@pytest.mark.parametrize(
+    ("data", "headers", "reason"),
+    [
+        (json.dumps(BODY).encode()[:-1], {}, "body is not valid JSON"),
+        (json.dumps([BODY, BODY]).encode()[:-3], {}, "body is not valid JSON"),
+        (gzip.compress(json.dumps(BODY).encode())[:-1], {"Content-Encoding": "gzip"}, "gzip"),
+        (b"", {}, "body is not valid JSON"),
+    ],
+    ids=["record", "list", "gzip", "nothing"],
+)
+def test_a_chunked_body_cut_short_is_400_never_answered(
+    data: bytes, headers: dict[str, str], reason: str
+) -> None:
+    """granian ends a chunked body's stream where its framing breaks, without an error: what
+    reaches the app is cut, and the body's own end marks refuse it."""
+    response = post_streamed(make_app(), data, headers)
+    assert response.status_code == 400, response.get_data()
+    assert response.get_json()["type"] == "MalformedRequestError"
+    assert reason in response.get_json()["error"]
 
 
 def test_a_body_with_content_length_over_the_limit_says_its_size(client: FlaskClient) -> None:

@@ -1,4 +1,4 @@
-"""Log set-up of the services: one line per event, on stderr, where gunicorn's own lines go too."""
+"""Log set-up of the services: one line per event, on stderr (granian writes its own to stdout)."""
 
 from __future__ import annotations
 

@@ -23,6 +23,12 @@ def read_body(incoming: Request) -> bytes:
     MAX_CONTENT_LENGTH bounds the body as sent, however it is framed (Content-Length or chunked),
     and again once inflated: PayloadTooLargeError (413) past it, UnsupportedEncodingError (415)
     for a Content-Encoding other than gzip, MalformedRequestError (400) for a broken body.
+
+    A body cut short is never taken for a whole one. With a Content-Length, the count tells. A
+    chunked body has no count, and granian ends its stream where the chunked framing breaks or the
+    client goes away, without an error. What was read then reaches its parser incomplete, and
+    every body the services take ends with a mark of its own that a cut loses: a JSON object or
+    list its closing bracket, gzip its trailer, an artifact (a zip) its central directory.
     """
     limit = incoming.max_content_length
     gzipped = _is_gzipped(incoming.headers.get("Content-Encoding", ""))
@@ -49,8 +55,8 @@ def _read_sent_body(incoming: Request, limit: int | None) -> bytes:
             raise PayloadTooLargeError("request body in bytes", length, limit)
         data = incoming.get_data(cache=False)  # werkzeug reads at most Content-Length bytes
         if len(data) < length:
-            # The client closed its side early. Under gunicorn werkzeug takes that for the end of
-            # the body, and a truncated body that happens to be valid JSON would be answered.
+            # The client closed its side early. The server takes that for the end of the body,
+            # and a truncated body that happens to be valid JSON would be answered.
             raise MalformedRequestError(
                 f"the body ended after {len(data)} of the {length} bytes its Content-Length gave"
             )
@@ -75,8 +81,8 @@ def _read_chunk(stream: IO[bytes], size: int) -> bytes:
     try:
         return stream.read(min(size, READ_STEP))
     except Exception as exc:
-        # The server's reader raises its own types (gunicorn: InvalidChunkSize, NoMoreData, ...);
-        # they are translated here, once, instead of reaching the handler as a 500.
+        # A server whose reader reports a broken framing raises its own types (gunicorn's
+        # InvalidChunkSize, NoMoreData, ...); they are translated here, once, not left to be 500s.
         reason = clip(str(exc) or type(exc).__name__)
         raise MalformedRequestError(f"the request body could not be read: {reason}") from exc
 

@@ -1,64 +1,69 @@
-"""The two services: their WSGI apps, default ports and sizing, and the command that runs each."""
+"""The two services: their WSGI apps, default ports and sizing, and the granian command of each."""
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Final
+
+# How long a stopping worker may take to finish its requests in flight before it is killed.
+GRACEFUL_TIMEOUT_SECONDS: Final = 10
 
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """A service's WSGI app and its default gunicorn sizing."""
+    """A service's WSGI app and its default sizing under granian."""
 
     app: str
     port: int
     workers: int
     threads: int
-    connections_per_thread: int | None = None
-    """Cap on a worker's open connections, per thread; None keeps gunicorn's 1,000 per worker."""
+    """Blocking threads per worker: how many requests run the Flask app at once."""
+    connections: int
+    """Open connections per worker (granian's backpressure). Granian reads requests on its own
+    event loop, so an idle or slow client holds one of these and no thread; past the cap a worker
+    stops accepting until one closes."""
 
 
 SERVICES: dict[str, ServiceSpec] = {
-    # Threads, not processes, hold long-polls: many can wait cheaply, and the server caps how many
-    # wait at once (LOANAPP_MAX_LONG_POLLS) below the thread count, so downloads always get one.
-    "model-server": ServiceSpec("loanapp.model_server.wsgi:app", port=8001, workers=2, threads=32),
-    # A gthread worker accepts connections while it has room, so a few long-lived (keep-alive)
-    # connections can all land on one worker and leave the other cores idle. Capping each worker at
-    # two connections per thread makes the others take the rest; more would only queue inside it.
+    # Threads hold long-polls: many can wait cheaply, and the server caps how many wait at once
+    # (LOANAPP_MAX_LONG_POLLS, 16) below the thread count, so downloads and probes always get one.
+    "model-server": ServiceSpec(
+        "loanapp.model_server.wsgi:app", port=8001, workers=2, threads=32, connections=512
+    ),
+    # One thread per worker: the work is CPU and holds the GIL, so more threads only take turns.
     "predict-api": ServiceSpec(
-        "loanapp.predict_api.wsgi:app", port=8000, workers=2, threads=4, connections_per_thread=2
+        "loanapp.predict_api.wsgi:app", port=8000, workers=2, threads=1, connections=512
     ),
 }
 
 
-def gunicorn_command(
-    service: str, *, host: str, port: int, workers: int, threads: int
-) -> list[str]:
-    """The gunicorn command line that runs a service (extra options: GUNICORN_CMD_ARGS)."""
-    command = [
+def server_command(service: str, *, host: str, port: int, workers: int, threads: int) -> list[str]:
+    """The granian command line that runs a service (other options: GRANIAN_* variables)."""
+    spec = SERVICES[service]
+    return [
         sys.executable,
         "-m",
-        "gunicorn",
-        "--bind",
-        f"{host}:{port}",
+        "granian",
+        "--interface",
+        "wsgi",
+        # HTTP/1.1 only: an HTTP/2 connection multiplexes requests past the connection cap.
+        "--http",
+        "1",
+        "--no-ws",
+        "--host",
+        host,
+        "--port",
+        str(port),
         "--workers",
         str(workers),
-        "--worker-class",
-        "gthread",
-        "--threads",
+        "--blocking-threads",
         str(threads),
-        "--graceful-timeout",
-        "10",
-        "--keep-alive",
-        "5",
-        # One control socket path per user would be shared by every service on the host, and a
-        # management interface is attack surface the services do not need.
-        "--no-control-socket",
+        "--backpressure",
+        str(spec.connections),
+        "--workers-kill-timeout",
+        str(GRACEFUL_TIMEOUT_SECONDS),
+        # A worker that dies is replaced; by default granian would stop the whole service.
+        "--respawn-failed-workers",
+        spec.app,
     ]
-    spec = SERVICES[service]
-    if spec.connections_per_thread is not None:
-        command += ["--worker-connections", str(spec.connections_per_thread * threads)]
-    if Path("/dev/shm").is_dir():  # heartbeat files off the (possibly read-only) image layer
-        command += ["--worker-tmp-dir", "/dev/shm"]
-    return [*command, spec.app]

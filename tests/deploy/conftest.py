@@ -25,14 +25,16 @@ from tests.deploy.manifests import (
 )
 
 # Variables that configure a loanapp process besides LOANAPP_*; none may leak in from the machine.
-FOREIGN_VARIABLES = ("MODEL_URI", "MODEL_SHA256", "MODEL_SERVER_URL", "GUNICORN_CMD_ARGS")
+FOREIGN_VARIABLES = ("MODEL_URI", "MODEL_SHA256", "MODEL_SERVER_URL")
+# Prefixes of the same: the S3 client's variables, and granian's options (GRANIAN_WORKERS, ...).
+FOREIGN_PREFIXES = ("AWS_", "GRANIAN_")
 
 
 @pytest.fixture(autouse=True)
 def _no_foreign_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """The root conftest drops LOANAPP_*; these tests drop the other names settings read too."""
     for name in list(os.environ):
-        if name in FOREIGN_VARIABLES or name.startswith("AWS_"):
+        if name in FOREIGN_VARIABLES or name.startswith(FOREIGN_PREFIXES):
             monkeypatch.delenv(name)
 
 

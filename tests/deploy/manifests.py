@@ -46,7 +46,8 @@ SETTINGS_OF_SERVICE: dict[str, type[Settings]] = {
     "model-server": ModelServerSettings,
     "predict-api": PredictApiSettings,
 }
-# The variables the S3 backend's client (obstore) reads, and those of gunicorn and the health check.
+# The variables the S3 backend's client (obstore) reads, and the health check's; any GRANIAN_*
+# variable is an option of the server.
 AWS_VARIABLES = frozenset(
     {
         "AWS_ENDPOINT_URL",
@@ -58,7 +59,8 @@ AWS_VARIABLES = frozenset(
         "AWS_ALLOW_HTTP",
     }
 )
-OTHER_VARIABLES = frozenset({"GUNICORN_CMD_ARGS", HEALTHCHECK_URL_VARIABLE})
+OTHER_VARIABLES = frozenset({HEALTHCHECK_URL_VARIABLE})
+SERVER_PREFIX = "GRANIAN_"
 
 
 def tool(name: str) -> Path:
@@ -108,8 +110,9 @@ def settings_not_taken(settings: Settings, environment: Mapping[str, str]) -> di
 
 
 def unknown_variables(names: set[str], settings_class: type[Settings]) -> set[str]:
-    """The names that no setting, no S3 client variable and no gunicorn variable explains."""
-    return names - setting_variables(settings_class) - AWS_VARIABLES - OTHER_VARIABLES
+    """The names that no setting, no S3 client variable and no server option explains."""
+    known = setting_variables(settings_class) | AWS_VARIABLES | OTHER_VARIABLES
+    return {name for name in names - known if not name.startswith(SERVER_PREFIX)}
 
 
 # --- Dockerfile --------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from loanapp.dev.traffic import sample_rows
 from loanapp.healthcheck import URL_VARIABLE
 from loanapp.store.local import LocalFolderStore
 from loanapp.store.registry import ModelRegistry
-from tests.deploy.conftest import FOREIGN_VARIABLES
+from tests.deploy.conftest import FOREIGN_PREFIXES, FOREIGN_VARIABLES
 from tests.deploy.manifests import (
     Image,
     compose_argv,
@@ -70,7 +70,7 @@ def local_environment(
     environment = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith(("LOANAPP_", "AWS_")) and name not in FOREIGN_VARIABLES
+        if not name.startswith(("LOANAPP_", *FOREIGN_PREFIXES)) and name not in FOREIGN_VARIABLES
     }
     for name, value in container.items():
         for inside, outside in folders.items():

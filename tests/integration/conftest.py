@@ -1,4 +1,4 @@
-"""Both services as real gunicorn processes on loopback, started with `loanapp serve`."""
+"""Both services as real granian processes on loopback, started with `loanapp serve`."""
 
 from __future__ import annotations
 

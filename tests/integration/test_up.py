@@ -29,7 +29,7 @@ def test_up_serves_a_default_model_and_stops_its_services(tmp_path: Path) -> Non
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as up:
         _check_up(up, port)
-        services = child_pids(up.pid)  # the two gunicorn masters, stopped with `up`
+        services = child_pids(up.pid)  # the two servers' main processes, stopped with `up`
         up.send_signal(signal.SIGTERM)
         assert up.wait(timeout=60) == 0
     assert len(services) == 2

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from loanapp.cli.base import CommandContext, main, name_option, pass_context
-from loanapp.services import SERVICES, gunicorn_command
+from loanapp.services import SERVICES, server_command
 from loanapp.settings import ModelServerSettings, PredictApiSettings, load_settings
 
 
@@ -25,13 +25,13 @@ from loanapp.settings import ModelServerSettings, PredictApiSettings, load_setti
     "--workers",
     type=click.IntRange(min=1),
     default=None,
-    help="gunicorn worker processes [default: 2].",
+    help="Worker processes [default: 2].",
 )
 @click.option(
     "--threads",
     type=click.IntRange(min=1),
     default=None,
-    help="Threads per worker [default: 4 predict-api, 32 model-server].",
+    help="Threads per worker that run requests [default: 1 predict-api, 32 model-server].",
 )
 @pass_context
 def serve(
@@ -42,14 +42,14 @@ def serve(
     workers: int | None,
     threads: int | None,
 ) -> None:
-    """Run a service under gunicorn (this process becomes the gunicorn master)."""
+    """Run a service under granian (this process becomes granian's main process)."""
     spec = SERVICES[service]
     environment = dict(os.environ, LOANAPP_STORE=context.settings.store)
     if service == "model-server":
         _check_pinned_artifact(load_settings(ModelServerSettings, store=context.settings.store))
     else:
         _check_trusted_keys(load_settings(PredictApiSettings))
-    command = gunicorn_command(
+    command = server_command(
         service,
         host=host,
         port=port or spec.port,
@@ -60,7 +60,7 @@ def serve(
 
 
 def _check_pinned_artifact(settings: ModelServerSettings) -> None:
-    """In pinned mode, fail here, with the two hashes, rather than in every gunicorn worker."""
+    """In pinned mode, fail here, with the two hashes, rather than in every worker."""
     if settings.pinned_artifact is None:
         return
     from loanapp.model_server.pinned import PinnedCatalog

@@ -17,7 +17,7 @@ from loanapp.errors import UpstreamUnavailableError
 
 
 def child_pids(pid: int) -> list[int]:
-    """Direct children of `pid`, sorted (the workers of a gunicorn master); [] if it is gone."""
+    """Direct children of `pid`, sorted (a server's workers); [] if it is gone."""
     try:
         return sorted(
             int(part) for part in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
@@ -103,11 +103,11 @@ class ServiceProcess:
         wait_until(ready, url=self.url, timeout=timeout, waiting_for="ready")
 
     def stop(self, timeout: float = 15.0) -> int | None:
-        """SIGTERM (gunicorn's graceful stop), then SIGKILL if it has not exited in `timeout`."""
+        """SIGTERM (the server's graceful stop), then SIGKILL if it has not exited in `timeout`."""
         return self._signal(signal.SIGTERM, timeout)
 
     def kill(self) -> int | None:
-        """SIGKILL the whole process group at once: the master and its workers."""
+        """SIGKILL the whole process group at once: the main process and its workers."""
         return self._signal(signal.SIGKILL, 10.0)
 
     def _signal(self, signum: signal.Signals, timeout: float) -> int | None:

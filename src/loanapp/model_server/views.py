@@ -177,7 +177,7 @@ def _hold(catalog: ModelCatalog, name: str, version: str, wait: float) -> str | 
     if wait <= 0:
         return None
     slots = _state().long_polls
-    # Never block on a slot: held long-polls must leave gunicorn threads for downloads and probes.
+    # Never block on a slot: held long-polls must leave threads for downloads and probes.
     if not slots.acquire(blocking=False):
         return None
     try:

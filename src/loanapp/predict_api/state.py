@@ -20,7 +20,7 @@ class PredictApiState:
     def start(self) -> None:
         """Follow the model server (the cached version only if it is not reached in time).
 
-        Returns at once: the watcher's thread does the waiting, so a gunicorn worker boots
+        Returns at once: the watcher's thread does the waiting, so a worker boots
         without delay and answers /readyz with 503 until a version is installed.
         """
         self.watcher.start()
