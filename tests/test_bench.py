@@ -200,7 +200,7 @@ def test_bench_apps_run_under_either_server_with_the_predict_apis_sizing():
     granian = bench_app_command(GRANIAN, "bench.floor_app:app", "127.0.0.1", 9000)
     assert granian[1:3] == ["-m", "granian"]
     assert granian[-1] == "bench.floor_app:app"
-    assert granian[granian.index("--blocking-threads") + 1] == "1"
+    assert granian[granian.index("--blocking-threads") + 1] == "4"
     gunicorn = bench_app_command(GUNICORN, "bench.floor_app:app", "127.0.0.1", 9000)
     assert gunicorn[1:3] == ["-m", "gunicorn"]
     assert gunicorn[-1] == "bench.floor_app:app"

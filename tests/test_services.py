@@ -7,7 +7,12 @@ import sys
 import pytest
 from granian.cli import cli as granian_cli
 
-from loanapp.services import GRACEFUL_TIMEOUT_SECONDS, SERVICES, server_command
+from loanapp.services import (
+    GRACEFUL_TIMEOUT_SECONDS,
+    REQUEST_HEAD_BYTES,
+    SERVICES,
+    server_command,
+)
 
 
 def option(command: list[str], name: str) -> str:
@@ -50,6 +55,7 @@ def test_granian_parses_the_command_line_as_meant(service: str) -> None:
     assert (parsed["interface"].value, parsed["http"].value) == ("wsgi", "1")
     assert (parsed["workers"], parsed["blocking_threads"]) == (2, 3)
     assert parsed["backpressure"] == SERVICES[service].connections
+    assert parsed["http1_buffer_size"] == REQUEST_HEAD_BYTES
     assert parsed["workers_kill_timeout"] == GRACEFUL_TIMEOUT_SECONDS
     assert parsed["respawn_failed_workers"] is True
     assert parsed["websockets"] is False

@@ -31,7 +31,7 @@ from loanapp.settings import ModelServerSettings, PredictApiSettings, load_setti
     "--threads",
     type=click.IntRange(min=1),
     default=None,
-    help="Threads per worker that run requests [default: 1 predict-api, 32 model-server].",
+    help="Threads per worker that run requests [default: 4 predict-api, 32 model-server].",
 )
 @pass_context
 def serve(
