@@ -2,7 +2,8 @@
 
 Order (one machine, loopback only, the same rows for every target):
 in-process floor -> framework floor under gunicorn, then under granian -> predict API with the
-default model, then with the other model after a promotion -> seed baseline with each model.
+default model, then with the other model after a promotion -> a good client beside slow and idle
+clients, against both services -> seed baseline with each model.
 Every service is stopped by its PID (process group) as soon as it has been measured, and in any
 case before the run ends.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
+import itertools
 import os
 import shutil
 import signal
@@ -37,6 +39,7 @@ from bench.verdicts import checks, verdict_lines
 from bench.wrkrun import BenchError, Load, ensure_wrk, run_wrk, wrk_version
 from loanapp.defaults import DEFAULT_MODEL_NAME
 from loanapp.dev.processes import ServiceProcess, free_port, wait_until
+from loanapp.dev.slow_clients import GoodClientRun, held_long_polls, time_good_client
 from loanapp.dev.stack import LocalStack, wait_for_served_version
 from loanapp.dev.traffic import sample_rows
 from loanapp.errors import LoanappError
@@ -52,6 +55,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # target gets 1 and 16; the floors and one-row /predict get 64 too, to show nothing collapses.
 ONE_AND_SIXTEEN = ((1, 1), (2, 16))
 UP_TO_SIXTY_FOUR = (*ONE_AND_SIXTEEN, (2, 64))
+# Long-polls held on the model server while its good client is timed, besides the predict
+# API workers' own (its cap per worker is 16).
+LONG_POLLS_HELD = 16
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,7 @@ class Bench:
     runs: list[HttpRun] = field(default_factory=list)
     commands: dict[str, list[str]] = field(default_factory=dict)
     samples: dict[str, Any] = field(default_factory=dict)
+    slow_clients: dict[str, GoodClientRun] = field(default_factory=dict)
 
     def say(self, message: str) -> None:
         """Progress on stdout, with the seconds since the start."""
@@ -248,7 +255,33 @@ def measure_api(bench: Bench, trained: dict[str, TrainingResult], stack: LocalSt
                 loads=loads,
                 expect_version=result.version,
             )
+    measure_slow_clients(bench, stack, version=result.version)
     api.stop()
+
+
+def measure_slow_clients(bench: Bench, stack: LocalStack, version: str) -> None:
+    """Target 5: a good client's latency while 64 slow-header and 64 idle connections are held,
+    against the predict API and, with long-polls held as well, the model server."""
+    body = bench.bodies.record.read_bytes()
+    headers = {"Content-Type": "application/json", "Connection": "close"}
+
+    def predict(pool: urllib3.PoolManager) -> int:
+        url = stack.predict_api_url + "/predict"
+        return pool.request("POST", url, body=body, headers=headers).status
+
+    def probe_or_download(pool: urllib3.PoolManager) -> int:
+        path = next(model_server_paths)
+        return pool.request("GET", stack.model_server_url + path, headers=headers).status
+
+    artifact = f"/v1/models/{DEFAULT_MODEL_NAME}/versions/{version}/artifact"
+    model_server_paths = itertools.cycle(["/healthz", artifact, "/readyz"])
+    bench.slow_clients[API] = time_good_client(stack.predict_api_url, predict)
+    with held_long_polls(stack.model_server_url, DEFAULT_MODEL_NAME, version, LONG_POLLS_HELD):
+        bench.slow_clients["model server"] = time_good_client(
+            stack.model_server_url, probe_or_download
+        )
+    for service, run in bench.slow_clients.items():
+        bench.say(f"{service} beside slow and idle clients: {run.summary()}")
 
 
 def measure_seed(bench: Bench, trained: dict[str, TrainingResult], stack: LocalStack) -> None:
@@ -345,6 +378,7 @@ def run_benchmark(wrk: str, work_dir: Path, duration: int, warmup: int) -> Repor
         started_at=started_at,
         elapsed_s=time.monotonic() - bench.started,
         load_average={"before": load_before, "after": _load_average()},
+        slow_clients=bench.slow_clients,
     )
 
 

@@ -39,6 +39,14 @@ def write_report(report: Report, out: Path) -> list[Path]:
         "commands": report.commands,
         "in_process": [timing.as_dict() for timing in report.timings],
         "http": [run.as_dict() for run in report.runs],
+        "slow_clients": {
+            service: {
+                "latencies_ms": run.latencies_ms,
+                "held": run.held,
+                "still_open": run.still_open,
+            }
+            for service, run in report.slow_clients.items()
+        },
         "ratios": [finding.as_dict() for finding in found_ratios],
         "checks": [finding.as_dict() for finding in found_checks],
         "sample_answers": _trimmed(report.samples),

@@ -10,6 +10,7 @@ from typing import Any
 from bench.inprocess import Timing
 from bench.procs import CpuUse
 from bench.wrkrun import WrkResult
+from loanapp.dev.slow_clients import GoodClientRun
 from loanapp.training.options import DEFAULT_MODEL_TYPE, MODEL_TYPES, ModelType
 
 # The framework floor under each server: granian, as the services run now, and gunicorn, as they
@@ -138,6 +139,8 @@ class Report:
     elapsed_s: float
     load_average: dict[str, str]
     """/proc/loadavg before and after the run: other work on the machine skews every number."""
+    slow_clients: dict[str, GoodClientRun] = field(default_factory=dict)
+    """Per service: a good client's latencies while slow and idle clients held connections."""
 
     def find(self, target: str, model: str | None, endpoint: str, concurrency: str) -> HttpRun:
         """The run of `target` with these settings; KeyError if it was not measured."""

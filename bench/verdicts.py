@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.results import API, DEFAULT_MODEL, FLOOR, GUNICORN_FLOOR, MODELS, SEED, HttpRun, Report
+from loanapp.dev.slow_clients import GoodClientRun
 
 # The bar of the move to granian, per model: /predict req/s at c16 over the gunicorn floor's,
 # p50 at c1 over the gunicorn floor's, and batch rows/s (logreg only).
@@ -15,6 +16,8 @@ MAX_P50_OVER_GUNICORN_FLOOR = {"logreg": 1.0, "gbm": 1.2}
 MIN_BATCH_ROWS_PER_SECOND = {"logreg": 250_000}
 MIN_SHARE_OF_FLOOR = 0.70
 MAX_RSS_MB = 150.0
+# A good client's p99 while 64 slow-header and 64 idle connections are held.
+MAX_P99_BESIDE_SLOW_CLIENTS_MS = 100.0
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,19 @@ def checks(report: Report) -> list[Finding]:
         if model in MIN_BATCH_ROWS_PER_SECOND:
             found.append(_batch_check(report, model, MIN_BATCH_ROWS_PER_SECOND[model]))
     found += [_errors_check(report), _rss_check(report)]
+    found += [_slow_clients_check(service, run) for service, run in report.slow_clients.items()]
     return found
+
+
+def _slow_clients_check(service: str, run: GoodClientRun) -> Finding:
+    p99 = run.percentile_ms(0.99)
+    return Finding(
+        f"{service}: a good client's p99 <= {MAX_P99_BESIDE_SLOW_CLIENTS_MS:.0f} ms while slow "
+        "and idle clients hold connections",
+        p99,
+        run.summary(),
+        p99 <= MAX_P99_BESIDE_SLOW_CLIENTS_MS and run.still_open == run.held,
+    )
 
 
 def _throughput_checks(report: Report, model: str) -> list[Finding]:

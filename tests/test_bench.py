@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -17,6 +18,7 @@ from bench.servers import GRANIAN, GUNICORN, bench_app_command
 from bench.verdicts import checks, ratios, verdict_lines
 from bench.wrkrun import BenchError, WrkResult, parse_wrk_output
 from loanapp.dev.processes import child_pids
+from loanapp.dev.slow_clients import GoodClientRun
 
 WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:8000/predict
   1 threads and 1 connections
@@ -143,7 +145,19 @@ def test_checks_pass_and_fail_against_the_targets():
     assert verdicts["no collapse at 64 clients: /predict req/s at c64 >= at c16 (gbm)"] == "PASS"
     assert verdicts["zero errors in every predict API and framework floor run"] == "PASS"
     assert len(verdicts) == 11  # 4 per model, batch for logreg only, errors, RSS
-    slow = {f.name: f.verdict for f in checks(_report(4000, api_rps_c64=3000))}
+    report = replace(
+        _report(4000, api_rps_c64=3000),
+        slow_clients={
+            API: GoodClientRun([2.0] * 148 + [150.0] * 2, held=131, still_open=131),
+            "model server": GoodClientRun([2.0] * 150, held=128, still_open=127),
+            "steady": GoodClientRun([2.0] * 149 + [150.0], held=128, still_open=128),
+        },
+    )
+    slow = {f.name: f.verdict for f in checks(report)}
+    beside = "a good client's p99 <= 100 ms while slow and idle clients hold connections"
+    assert slow[f"{API}: {beside}"] == "FAIL"  # 2 of 150 answers over the bound
+    assert slow[f"model server: {beside}"] == "FAIL"  # a held connection was dropped
+    assert slow[f"steady: {beside}"] == "PASS"  # only the slowest, above p99
     assert slow["/predict req/s at c16 >= 1.5x the gunicorn floor (logreg)"] == "FAIL"
     assert slow["/predict req/s at c16 >= 1.3x the gunicorn floor (gbm)"] == "PASS"
     assert slow["no collapse at 64 clients: /predict req/s at c64 >= at c16 (logreg)"] == "FAIL"

@@ -31,8 +31,10 @@ def read_body(incoming: Request) -> bytes:
     list its closing bracket, gzip its trailer, an artifact (a zip) its central directory.
     """
     limit = incoming.max_content_length
-    gzipped = _is_gzipped(incoming.headers.get("Content-Encoding", ""))
+    # Read before the encoding is judged: a 415 sent while the client is still sending would
+    # reach it as a reset connection, not as an answer it can read.
     data = _read_sent_body(incoming, limit)
+    gzipped = _is_gzipped(incoming.headers.get("Content-Encoding", ""))
     return _inflated(data, limit) if gzipped else data
 
 
