@@ -22,6 +22,7 @@ from loanapp.schema import FeatureSpec, InputSchema
 from loanapp.training.data import load_dataset
 from loanapp.training.train import TrainingResult
 from loanapp.validation import PROBLEM_LIMIT, ValidatedRows, validate_request
+from loanapp.validation.findings import OTHER_KIND, problem_kind
 
 DELETE = object()
 
@@ -505,3 +506,34 @@ def test_a_long_index_key_is_clipped(schema, rows) -> None:
 
 
 UNKNOWN = "unknown field; expected one of the model's 22 features"
+
+
+@pytest.mark.parametrize(("field", "value", "message"), VALUE_PROBLEMS)
+def test_every_value_problem_has_a_kind_for_the_metrics(
+    schema, rows, field, value, message
+) -> None:
+    (problem,) = _reject(schema, _with(rows[0], field, value), single=True)
+    kind = problem_kind(str(problem["problem"]))
+    assert kind != OTHER_KIND
+    if value is None:
+        assert kind == "null"
+    elif "finite" in message:
+        assert kind == "not_finite"
+    elif "category" in message:
+        assert kind == "unknown_category"
+    elif message.startswith("out of range"):
+        assert kind == "out_of_range"
+    else:
+        assert kind == "wrong_type"
+
+
+def test_problems_of_rows_and_columns_have_kinds_too(schema, rows) -> None:
+    missing = {key: value for key, value in rows[0].items() if key != "term"}
+    body = [missing | {"surprise": 1}, "not a row"]
+    kinds = [problem_kind(str(p["problem"])) for p in _reject(schema, body, single=False)]
+    assert kinds == ["missing", "unknown_field", "wrong_type"]
+    indexed = _indexed(rows[:2])
+    indexed["term"] = {"0": "term_36", "9": "term_36"}
+    kinds = [problem_kind(str(p["problem"])) for p in _reject(schema, indexed, single=False)]
+    assert kinds == ["misaligned"]
+    assert problem_kind("something new") == OTHER_KIND

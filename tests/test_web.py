@@ -26,7 +26,7 @@ def make_app(limit: int = LIMIT) -> Flask:
     """An app with the shared handlers and one route that answers the JSON body it read."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = limit
-    install_common_handlers(app)
+    install_common_handlers(app, "test")
 
     @app.post("/echo")
     def echo() -> Response:

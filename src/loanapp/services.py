@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 # How long a stopping worker may take to finish its requests in flight before it is killed.
@@ -45,9 +46,19 @@ SERVICES: dict[str, ServiceSpec] = {
 }
 
 
-def server_command(service: str, *, host: str, port: int, workers: int, threads: int) -> list[str]:
-    """The granian command line that runs a service (other options: GRANIAN_* variables)."""
+def server_command(
+    service: str,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    log_config: Path | None = None,
+) -> list[str]:
+    """The granian command line that runs a service (other options: GRANIAN_* variables);
+    `log_config`: a logging configuration for granian's own lines (JSON logs)."""
     spec = SERVICES[service]
+    logging_options = ["--log-config", str(log_config)] if log_config else []
     return [
         sys.executable,
         "-m",
@@ -74,5 +85,6 @@ def server_command(service: str, *, host: str, port: int, workers: int, threads:
         str(GRACEFUL_TIMEOUT_SECONDS),
         # A worker that dies is replaced; by default granian would stop the whole service.
         "--respawn-failed-workers",
+        *logging_options,
         spec.app,
     ]

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from loanapp.defaults import DEFAULT_ALIAS, DEFAULT_MODEL_NAME, DEFAULT_STORE_URI
 from loanapp.errors import InvalidInputError
+from loanapp.logs import LogFormat
 
 PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "admin", "token", "password"})
 
@@ -56,6 +57,10 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Level of the services' logs."
+    )
+    log_format: LogFormat = Field(
+        "text",
+        description="Services' log lines: 'text' for a terminal, 'json' (one object a line).",
     )
 
 

@@ -1,11 +1,12 @@
-"""What both Flask services share: JSON responses, request bodies, request ids, error handling."""
+"""What both Flask services share: JSON responses, request bodies, request ids, error handling,
+the per-request log line and metrics, and /metrics."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
-import uuid
+import time
 from typing import Any, Final, TypeVar
 
 import orjson
@@ -13,9 +14,13 @@ from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from loanapp.errors import LoanappError, MalformedRequestError, quoted
+from loanapp.logs import new_request_id, request_id_var
+from loanapp.metrics.exposition import CONTENT_TYPE, render_metrics
+from loanapp.metrics.http import UNMATCHED_ROUTE, method_label, record_request
 from loanapp.request_bodies import read_body
 
 logger = logging.getLogger(__name__)
+request_logger = logging.getLogger("loanapp.requests")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:;=+/@-]{0,127}")
@@ -65,20 +70,33 @@ def read_json_body(incoming: Request) -> Any:
             raise MalformedRequestError(f"body is not valid JSON ({exc})") from exc
 
 
-def install_common_handlers(app: Flask) -> None:
-    """Request ids, and every error as a JSON body with the status its class carries."""
+def install_common_handlers(app: Flask, service: str) -> None:
+    """Request ids, a log line and metrics per request, /metrics, and every error as a JSON body
+    with the status its class carries."""
 
     @app.before_request
-    def _assign_request_id() -> None:
+    def _start_request() -> None:
+        g.started = time.perf_counter()
         # The id is repeated in a response header and in log lines: one the client chose is
         # adopted only if it is short and plain, else the request gets a fresh one.
         offered = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = offered if REQUEST_ID_PATTERN.fullmatch(offered) else uuid.uuid4().hex
+        g.request_id = offered if REQUEST_ID_PATTERN.fullmatch(offered) else new_request_id()
+        request_id_var.set(g.request_id)
 
     @app.after_request
-    def _echo_request_id(response: Response) -> Response:
+    def _finish_request(response: Response) -> Response:
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+        _record(service, response.status_code)
         return response
+
+    @app.teardown_request
+    def _forget_request_id(_error: BaseException | None) -> None:
+        # The thread serves other requests next; lines it logs between them belong to none.
+        request_id_var.set(None)
+
+    @app.get("/metrics")
+    def _metrics() -> Response:
+        return Response(render_metrics(), headers={"Content-Type": CONTENT_TYPE})
 
     @app.errorhandler(LoanappError)
     def _loanapp_error(error: LoanappError) -> Response:
@@ -103,6 +121,33 @@ def install_common_handlers(app: Flask) -> None:
         logger.exception("request %s failed unexpectedly", g.get("request_id"))
         body = {"error": "internal error; see the service log", "type": "InternalError"}
         return json_response(body, 500)
+
+
+def _record(service: str, status: int) -> None:
+    """The request's metrics and its one log line: route (the URL rule), status, duration."""
+    seconds = time.perf_counter() - g.get("started", time.perf_counter())
+    rule = request.url_rule
+    route = rule.rule if rule is not None else UNMATCHED_ROUTE
+    method = method_label(request.method)
+    record_request(service, route, method, status, seconds)
+    if request_logger.isEnabledFor(logging.INFO):
+        version = g.get("model_version")
+        # The route, never the path or the body: no applicant value reaches the log at INFO.
+        request_logger.info(
+            "%s %s %d %.1f ms%s",
+            method,
+            route,
+            status,
+            seconds * 1000,
+            f" version {version}" if version else "",
+            extra={
+                "route": route,
+                "method": method,
+                "status": status,
+                "duration_seconds": round(seconds, 6),
+                "model_version": version,
+            },
+        )
 
 
 STATE_KEY = "loanapp"

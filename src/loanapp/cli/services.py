@@ -11,6 +11,8 @@ from pathlib import Path
 import click
 
 from loanapp.cli.base import CommandContext, main, name_option, pass_context
+from loanapp.logs import granian_logging_config
+from loanapp.metrics.directory import METRICS_SUBFOLDER, MULTIPROCESS_VARIABLE, new_run_directory
 from loanapp.services import SERVICES, server_command
 from loanapp.settings import ModelServerSettings, PredictApiSettings, load_settings
 
@@ -44,17 +46,29 @@ def serve(
 ) -> None:
     """Run a service under granian (this process becomes granian's main process)."""
     spec = SERVICES[service]
-    environment = dict(os.environ, LOANAPP_STORE=context.settings.store)
     if service == "model-server":
         _check_pinned_artifact(load_settings(ModelServerSettings, store=context.settings.store))
     else:
         _check_trusted_keys(load_settings(PredictApiSettings))
+    run_directory = new_run_directory(service)
+    # Always a fresh folder of our own, whatever the environment says: the workers' metrics files
+    # must start empty at every start.
+    environment = dict(
+        os.environ,
+        LOANAPP_STORE=context.settings.store,
+        **{MULTIPROCESS_VARIABLE: str(run_directory / METRICS_SUBFOLDER)},
+    )
+    log_config = None
+    if context.settings.log_format == "json":
+        log_config = run_directory / "granian-logging.json"
+        log_config.write_text(json.dumps(granian_logging_config(service)))
     command = server_command(
         service,
         host=host,
         port=port or spec.port,
         workers=workers or spec.workers,
         threads=threads or spec.threads,
+        log_config=log_config,
     )
     os.execve(command[0], command, environment)
 

@@ -28,7 +28,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     state = ModelServerState(settings, catalog, threading.BoundedSemaphore(settings.max_long_polls))
     install_state(app, state)
-    install_common_handlers(app)
+    install_common_handlers(app, "model-server")
     app.register_blueprint(blueprint)
     state.start()
     return app

@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol
 from loanapp.artifacts import check_version_id
 from loanapp.defaults import DEFAULT_ALIAS
 from loanapp.errors import LoanappError, NotFoundError
+from loanapp.metrics.model_server import STORE_ERRORS, record_alias_version
 from loanapp.signing import VersionSignature
 from loanapp.store.registry import (
     AliasRecord,
@@ -314,6 +315,9 @@ class RegistryCatalog:
                 return known.version
             self._current[record.name] = record
             if known is None or known.version != record.version:
+                record_alias_version(
+                    record.name, record.alias, record.version, known.version if known else None
+                )
                 logger.info(
                     "model %s alias %s: current version is now %s (was %s)",
                     record.name,
@@ -326,6 +330,8 @@ class RegistryCatalog:
 
     def _record_poll(self, problem: str | None) -> None:
         now = datetime.now(UTC)
+        if problem is not None:
+            STORE_ERRORS.inc()
         with self._lock:
             self._last_poll_at = now
             failing_since = self._store_error_since

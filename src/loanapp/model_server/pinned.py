@@ -16,6 +16,7 @@ from loanapp.errors import (
     ModelNotFoundError,
     VersionNotFoundError,
 )
+from loanapp.metrics.model_server import record_alias_version
 from loanapp.signing import VersionSignature
 from loanapp.store.registry import AliasChange, AliasRecord, VersionRecord, summarize_version
 from loanapp.store.uri import local_path
@@ -150,7 +151,8 @@ class PinnedCatalog:
         }
 
     def start(self) -> None:
-        """Nothing to follow in pinned mode."""
+        """Nothing to follow in pinned mode (the metrics name the pinned version)."""
+        record_alias_version(self.record.name, self.alias, self.record.version, None)
         self._stopping.clear()
 
     def stop(self) -> None:

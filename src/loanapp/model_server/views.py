@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, g, request, url_for
 
 from loanapp.artifacts import check_version_id
 from loanapp.errors import InvalidInputError, LoanappError, MalformedRequestError
+from loanapp.metrics.model_server import LONG_POLLS_HELD, PUBLISHES, record_alias_change
 from loanapp.model_server.auth import require_admin
 from loanapp.model_server.catalog import ModelCatalog
 from loanapp.model_server.state import ModelServerState
@@ -81,6 +82,7 @@ def promote(name: str, alias: str) -> Response:
     if not isinstance(body, dict) or not isinstance(body.get("version"), str):
         raise MalformedRequestError('body must be {"version": "<SHA-256 or unique prefix>"}')
     record = _catalog().promote(name, body["version"], actor=actor, alias=alias)
+    record_alias_change(name, alias, "promote")
     _log_write(actor, f"promoted {name} alias {alias} to", record.version)
     return _alias_response(record)
 
@@ -90,6 +92,7 @@ def rollback(name: str, alias: str) -> Response:
     """Point an alias back at its previous version (admin)."""
     actor = _admin_actor()
     record = _catalog().rollback(name, actor=actor, alias=alias)
+    record_alias_change(name, alias, "rollback")
     _log_write(actor, f"rolled back {name} alias {alias} to", record.version)
     return _alias_response(record)
 
@@ -112,8 +115,10 @@ def upload_version(name: str) -> Response:
         )
     data = read_body(request)  # bounded however it is framed, as the predict API's bodies are
     record = _catalog().publish(data, actor=actor, name=name, alias=alias)
+    PUBLISHES.labels(record.name).inc()
     _log_write(actor, f"published {name}", record.version)
     if alias is not None:
+        record_alias_change(record.name, alias, "promote")
         _log_write(actor, f"promoted {name} alias {alias} to", record.version)
     location = url_for(".get_version", name=name, version=record.version)
     return json_response(record.model_dump(mode="json"), 201, {"Location": location})
@@ -181,7 +186,8 @@ def _hold(catalog: ModelCatalog, name: str, version: str, wait: float) -> str | 
     if not slots.acquire(blocking=False):
         return None
     try:
-        return catalog.wait_for_change(name, version, wait)
+        with LONG_POLLS_HELD.track_inprogress():
+            return catalog.wait_for_change(name, version, wait)
     finally:
         slots.release()
 

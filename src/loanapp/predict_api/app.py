@@ -37,7 +37,7 @@ def create_app(settings: PredictApiSettings | None = None, *, follow: bool = Tru
     )
     state = PredictApiState(settings, slot, watcher)
     install_state(app, state)
-    install_common_handlers(app)
+    install_common_handlers(app, "predict-api")
     app.register_blueprint(blueprint)
     if follow:
         state.start()

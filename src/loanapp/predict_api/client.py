@@ -11,8 +11,10 @@ from urllib3.exceptions import HTTPError
 
 from loanapp.artifacts import check_version_id, verify_bytes
 from loanapp.errors import UpstreamUnavailableError
+from loanapp.logs import request_id_var
 from loanapp.signing import VersionSignature
 
+REQUEST_ID_HEADER = "X-Request-ID"
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 2.0
 DEFAULT_READ_TIMEOUT_SECONDS = 30.0
 # Extra read time beyond a long-poll's wait, so a slow answer is not mistaken for a dead server.
@@ -90,6 +92,10 @@ class ModelServerClient:
         total_timeout: float | None = None,
     ) -> urllib3.BaseHTTPResponse:
         url = self.base_url + path
+        # The request (or the watcher's round) this call is made for, so that both services'
+        # log lines about it share one id.
+        if (request_id := request_id_var.get()) is not None:
+            headers = headers | {REQUEST_ID_HEADER: request_id}
         timeout = urllib3.Timeout(
             connect=DEFAULT_CONNECT_TIMEOUT_SECONDS, read=read_timeout, total=total_timeout
         )

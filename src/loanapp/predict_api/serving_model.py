@@ -65,6 +65,11 @@ class ServingModel:
             "threshold": self.metadata.decision.threshold,
         }
 
+    @cached_property
+    def positive_index(self) -> int:
+        """Column of the positive class ("bad"): a row labelled with it is declined."""
+        return self.metadata.target.positive_index
+
     def label(self, probabilities: list[float]) -> int:
         """Class index of one row, as `labels` computes it, without numpy's per-call cost."""
         positive = self.metadata.target.positive_index

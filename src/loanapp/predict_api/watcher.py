@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from loanapp.errors import LoanappError
+from loanapp.logs import new_request_id, request_id_var
+from loanapp.metrics.predictions import record_model_served, record_model_update
 from loanapp.predict_api.cache import ArtifactCache
 from loanapp.predict_api.client import ModelServerClient
 from loanapp.predict_api.serving_model import ServingModel, load_serving_model
@@ -81,6 +83,9 @@ class ModelWatcher:
     def _run(self) -> None:
         failures = 0
         while not self._stopping.is_set():
+            # One id per round: the model server's log lines for its questions carry it, and so
+            # do this worker's lines about the round.
+            request_id_var.set(new_request_id())
             try:
                 self._serve_cache_if_start_wait_is_over()
                 self._follow_once()
@@ -93,6 +98,7 @@ class ModelWatcher:
                 # never follow the model server again and nothing would say so.
                 message, unexpected = f"unexpected error while updating: {exc!r}", exc
             failures += 1
+            record_model_update(succeeded=False)
             self.slot.record_failure(message)
             delay = min(self.retry_max_seconds, FIRST_RETRY_SECONDS * 2 ** (failures - 1))
             logger.warning(
@@ -183,6 +189,12 @@ class ModelWatcher:
 
     def _swap(self, model: ServingModel) -> None:
         previous = self.slot.swap(model)
+        record_model_update(succeeded=True)
+        record_model_served(
+            model.version,
+            model.predictor_kind,
+            (previous.version, previous.predictor_kind) if previous else None,
+        )
         logger.info(
             "serving %s version %s (from %s; was %s)",
             self.name,

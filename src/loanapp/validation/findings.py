@@ -21,6 +21,29 @@ _JSON_TYPES: Final[dict[type, str]] = {bool: "boolean", int: "integer", float: "
 _JSON_TYPES.update({str: "string", list: "array", dict: "object", type(None): "null"})
 
 
+# Each problem text starts with one of these, by kind (the metrics count problems by kind). The
+# texts are written in `values` and `shapes`; tests check that every one maps to a kind.
+PROBLEM_KINDS: Final = (
+    ("missing", "missing"),
+    ("must not be null", "null"),
+    ("expected ", "wrong_type"),
+    ("must be a finite number", "not_finite"),
+    ("unknown category", "unknown_category"),
+    ("out of range", "out_of_range"),
+    ("unknown field", "unknown_field"),
+    ("index keys differ", "misaligned"),
+)
+OTHER_KIND: Final = "other"
+
+
+def problem_kind(text: str) -> str:
+    """The kind of a problem, from its text: a kind in PROBLEM_KINDS, else OTHER_KIND."""
+    for prefix, kind in PROBLEM_KINDS:
+        if text.startswith(prefix):
+            return kind
+    return OTHER_KIND
+
+
 def json_type(value: object) -> str:
     """The JSON name of a parsed value's type ("integer", "array", ...)."""
     return _JSON_TYPES.get(type(value), type(value).__name__)
