@@ -6,12 +6,14 @@ import os
 from pathlib import Path
 from typing import Final
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from loanapp.metrics.directory import MULTIPROCESS_VARIABLE, forget_dead_workers
 
-CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
+# The classic text format, which every Prometheus reads (2.x included); our names need no escaping.
+CONTENT_TYPE: Final = CONTENT_TYPE_PLAIN_0_0_4
 
 # Read where prometheus_client reads it, when it is first imported: `loanapp serve` sets it for the
 # workers. Without it (one process: tests, a debugger) each process reports its own metrics.
