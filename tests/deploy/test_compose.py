@@ -12,6 +12,7 @@ from typing import Any
 import crossplane  # type: ignore[import-untyped]
 import jsonschema
 import pytest
+import yaml
 
 from loanapp.errors import InvalidInputError
 from loanapp.healthcheck import URL_VARIABLE
@@ -160,7 +161,25 @@ def test_predict_api_can_be_scaled(compose: dict[str, Any]) -> None:
     assert "ports" not in api, "replicas would clash on a fixed host port; the proxy publishes"
     assert "ports" not in services["model-server"], "the model server is internal"
     publishing = [name for name, service in services.items() if "ports" in service]
-    assert publishing == ["proxy"]
+    assert publishing == ["proxy", "prometheus"]
+    # Prometheus only on the host's loopback, and only in its profile.
+    assert all(port.startswith("127.0.0.1:") for port in services["prometheus"]["ports"])
+    assert services["prometheus"]["profiles"] == ["monitoring"]
+
+
+def test_the_monitoring_profile_scrapes_both_services(compose: dict[str, Any]) -> None:
+    prometheus = compose["services"]["prometheus"]
+    (mounted,) = prometheus["configs"]
+    assert f"--config.file={mounted['target']}" in prometheus["command"]
+    config = yaml.safe_load(compose["configs"][mounted["source"]]["content"])
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["model-server"]["static_configs"] == [
+        {"targets": [f"model-server:{SERVICES['model-server'].port}"]}
+    ]
+    (replicas,) = jobs["predict-api"]["dns_sd_configs"]  # every replica, however many
+    assert replicas == {"names": ["predict-api"], "type": "A", "port": SERVICES["predict-api"].port}
+    for service in ("model-server", "predict-api"):
+        assert compose["services"][service]["environment"]["LOANAPP_LOG_FORMAT"] == "json"
 
 
 @pytest.mark.parametrize("name", LOANAPP_SERVICES)

@@ -377,7 +377,7 @@ def test_predict_api_never_drops_below_its_budget(
 
 
 @overlays
-def test_only_the_predict_api_reaches_the_model_server(
+def test_only_the_predict_api_and_prometheus_reach_the_model_server(
     rendered: dict[str, list[dict[str, Any]]], overlay: str
 ) -> None:
     objects = rendered[overlay]
@@ -387,13 +387,33 @@ def test_only_the_predict_api_reaches_the_model_server(
     labels = model_server["spec"]["template"]["metadata"]["labels"]
     assert policy["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
     assert policy["spec"]["policyTypes"] == ["Ingress"]
-    (rule,) = policy["spec"]["ingress"]
+    rule, scraper = policy["spec"]["ingress"]
     (source,) = rule["from"]
     api_labels = api["spec"]["template"]["metadata"]["labels"]
     assert source["podSelector"]["matchLabels"].items() <= api_labels.items()
-    (port,) = rule["ports"]
+    assert "namespaceSelector" not in source  # the predict API of this namespace only
+    (prometheus,) = scraper["from"]
+    assert prometheus["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus"}
     (container,) = model_server["spec"]["template"]["spec"]["containers"]
-    assert named_port(container, port["port"]) == SERVICES["model-server"].port
+    for allowed in (rule, scraper):
+        (port,) = allowed["ports"]
+        assert named_port(container, port["port"]) == SERVICES["model-server"].port
+
+
+@overlays
+@pytest.mark.parametrize("service", ["model-server", "predict-api"])
+def test_pods_tell_prometheus_where_to_scrape(
+    rendered: dict[str, list[dict[str, Any]]], overlay: str, service: str
+) -> None:
+    deployment = find(rendered[overlay], "Deployment", service)
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    (container,) = [
+        c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == service
+    ]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/path"] == "/metrics"
+    assert int(annotations["prometheus.io/port"]) == named_port(container, "http")
+    assert int(annotations["prometheus.io/port"]) == SERVICES[service].port
 
 
 @overlays
