@@ -33,7 +33,16 @@ import urllib3
 from bench.inprocess import BATCH_ROWS, Timing, measure_model
 from bench.procs import CpuSnapshot, cpu_between, worker_rss_mb
 from bench.report import write_report
-from bench.results import API, FLOOR, GUNICORN_FLOOR, MODELS, SEED, HttpRun, Report
+from bench.results import (
+    API,
+    FLOOR,
+    GUNICORN_FLOOR,
+    MODELS,
+    SEED,
+    V2_INFER,
+    HttpRun,
+    Report,
+)
 from bench.servers import GRANIAN, GUNICORN, bench_app_command
 from bench.verdicts import checks, verdict_lines
 from bench.wrkrun import BenchError, Load, ensure_wrk, run_wrk, wrk_version
@@ -67,18 +76,33 @@ class Bodies:
     record: Path
     columnar: Path
     batch: Path
+    tensors: Path
+    """The same applicant as an Open Inference Protocol request: one tensor per feature."""
 
     @classmethod
     def write(cls, folder: Path, rows: Sequence[dict[str, Any]]) -> Bodies:
         """Write the bodies of the first row and of the first BATCH_ROWS rows."""
         first = rows[0]
         bodies = cls(
-            folder / "one-record.json", folder / "one-columnar.json", folder / "batch.json"
+            folder / "one-record.json",
+            folder / "one-columnar.json",
+            folder / "batch.json",
+            folder / "one-v2.json",
         )
         bodies.record.write_bytes(orjson.dumps(first))
         bodies.columnar.write_bytes(orjson.dumps({k: [v] for k, v in first.items()}))
         bodies.batch.write_bytes(orjson.dumps(list(rows[:BATCH_ROWS])))
+        bodies.tensors.write_bytes(orjson.dumps({"inputs": _tensors(first)}))
         return bodies
+
+
+def _tensors(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row as V2 input tensors of shape [1]: numbers as FP64 or INT64, categories as BYTES."""
+    datatypes = {str: "BYTES", float: "FP64", int: "INT64"}
+    return [
+        {"name": name, "shape": [1], "datatype": datatypes[type(value)], "data": [value]}
+        for name, value in row.items()
+    ]
 
 
 @dataclass
@@ -133,6 +157,8 @@ class Bench:
             self.say(run.summary_line())
 
     def _body_for(self, target: str, endpoint: str) -> tuple[Path, int]:
+        if endpoint == V2_INFER:
+            return self.bodies.tensors, 1
         if endpoint.endswith("/batch"):
             return self.bodies.batch, BATCH_ROWS
         if target == SEED:
@@ -242,10 +268,10 @@ def measure_api(bench: Bench, trained: dict[str, TrainingResult], stack: LocalSt
         seconds = wait_for_served_version(stack.predict_api_url, result.version)
         bench.samples[f"{API} {model_type} /model"] = _describe_served(stack.predict_api_url)
         bench.say(f"predict API serves {model_type} ({seconds:.1f}s after promotion)")
-        for endpoint, loads in (
-            ("/predict", UP_TO_SIXTY_FOUR),
-            ("/predict/batch", ONE_AND_SIXTEEN),
-        ):
+        endpoints = [("/predict", UP_TO_SIXTY_FOUR), ("/predict/batch", ONE_AND_SIXTEEN)]
+        if model_type == DEFAULT_MODEL_TYPE:
+            endpoints.append((V2_INFER, ONE_AND_SIXTEEN))
+        for endpoint, loads in endpoints:
             bench.measure(
                 API,
                 model_type,

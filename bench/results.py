@@ -10,6 +10,7 @@ from typing import Any
 from bench.inprocess import Timing
 from bench.procs import CpuUse
 from bench.wrkrun import WrkResult
+from loanapp.defaults import DEFAULT_MODEL_NAME
 from loanapp.dev.slow_clients import GoodClientRun
 from loanapp.training.options import DEFAULT_MODEL_TYPE, MODEL_TYPES, ModelType
 
@@ -19,6 +20,8 @@ GUNICORN_FLOOR, FLOOR = "framework floor, gunicorn", "framework floor, granian"
 API, SEED = "predict API", "seed baseline"
 TARGETS = (GUNICORN_FLOOR, FLOOR, API, SEED)
 DEFAULT_MODEL = DEFAULT_MODEL_TYPE
+# The Open Inference Protocol's inference route: one applicant as one tensor per feature.
+V2_INFER = f"/v2/models/{DEFAULT_MODEL_NAME}/infer"
 # The default model first: the predict API starts with it, as a fresh `loanapp up` would.
 MODELS: tuple[ModelType, ...] = tuple(sorted(MODEL_TYPES, key=lambda model: model != DEFAULT_MODEL))
 

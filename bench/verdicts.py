@@ -6,7 +6,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.results import API, DEFAULT_MODEL, FLOOR, GUNICORN_FLOOR, MODELS, SEED, HttpRun, Report
+from bench.results import (
+    API,
+    DEFAULT_MODEL,
+    FLOOR,
+    GUNICORN_FLOOR,
+    MODELS,
+    SEED,
+    V2_INFER,
+    HttpRun,
+    Report,
+)
 from loanapp.dev.slow_clients import GoodClientRun
 
 # The bar of the move to granian, per model: /predict req/s at c16 over the gunicorn floor's,
@@ -95,9 +105,28 @@ def checks(report: Report) -> list[Finding]:
         found += _latency_checks(report, model)
         if model in MIN_BATCH_ROWS_PER_SECOND:
             found.append(_batch_check(report, model, MIN_BATCH_ROWS_PER_SECOND[model]))
+    v2 = _v2_check(report)
+    if v2 is not None:
+        found.append(v2)
     found += [_errors_check(report), _rss_check(report)]
     found += [_slow_clients_check(service, run) for service, run in report.slow_clients.items()]
     return found
+
+
+def _v2_check(report: Report) -> Finding | None:
+    """V2 inference of one row at c16 against the granian floor (default model), if measured."""
+    try:
+        v2 = report.find(API, DEFAULT_MODEL, V2_INFER, "c16")
+    except KeyError:
+        return None
+    floor16 = report.predict_runs(FLOOR, None)[1]
+    share = v2.requests_per_second / floor16.requests_per_second
+    return Finding(
+        f"V2 infer req/s at c16 >= {MIN_SHARE_OF_FLOOR:.0%} of the granian floor ({DEFAULT_MODEL})",
+        share,
+        f"{share:.1%}: {v2.requests_per_second:,.0f} vs {floor16.requests_per_second:,.0f} req/s",
+        share >= MIN_SHARE_OF_FLOOR,
+    )
 
 
 def _slow_clients_check(service: str, run: GoodClientRun) -> Finding:

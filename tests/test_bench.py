@@ -13,7 +13,7 @@ import pytest
 from bench.chart import draw_chart
 from bench.markdown import render_markdown
 from bench.procs import CpuSnapshot, CpuUse, ProcessCpu, cpu_between, rss_mb, worker_rss_mb
-from bench.results import API, FLOOR, GUNICORN_FLOOR, SEED, HttpRun, Report
+from bench.results import API, FLOOR, GUNICORN_FLOOR, SEED, V2_INFER, HttpRun, Report
 from bench.servers import GRANIAN, GUNICORN, bench_app_command
 from bench.verdicts import checks, ratios, verdict_lines
 from bench.wrkrun import BenchError, WrkResult, parse_wrk_output
@@ -107,6 +107,7 @@ def _report(
             _run(SEED, model, "/predict", "c1", 100, 9000, errors=seed_errors),
             _run(SEED, model, "/predict", "c16", 50, 200000, errors=seed_errors),
         ]
+    runs.append(_run(API, "logreg", V2_INFER, "c16", api_rps_c16 * 0.8, 2000))
     return Report(
         runs=runs,
         timings=[],
@@ -144,7 +145,8 @@ def test_checks_pass_and_fail_against_the_targets():
     assert verdicts["/predict/batch 100 rows >= 250,000 rows/s at c16 (logreg)"] == "PASS"
     assert verdicts["no collapse at 64 clients: /predict req/s at c64 >= at c16 (gbm)"] == "PASS"
     assert verdicts["zero errors in every predict API and framework floor run"] == "PASS"
-    assert len(verdicts) == 11  # 4 per model, batch for logreg only, errors, RSS
+    assert verdicts["V2 infer req/s at c16 >= 70% of the granian floor (logreg)"] == "PASS"
+    assert len(verdicts) == 12  # 4 per model, batch and V2 for logreg only, errors, RSS
     report = replace(
         _report(4000, api_rps_c64=3000),
         slow_clients={
@@ -160,6 +162,7 @@ def test_checks_pass_and_fail_against_the_targets():
     assert slow[f"steady: {beside}"] == "PASS"  # only the slowest, above p99
     assert slow["/predict req/s at c16 >= 1.5x the gunicorn floor (logreg)"] == "FAIL"
     assert slow["/predict req/s at c16 >= 1.3x the gunicorn floor (gbm)"] == "PASS"
+    assert slow["V2 infer req/s at c16 >= 70% of the granian floor (logreg)"] == "FAIL"
     assert slow["no collapse at 64 clients: /predict req/s at c64 >= at c16 (logreg)"] == "FAIL"
 
 

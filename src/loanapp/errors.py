@@ -5,6 +5,7 @@
     │   ├── ObjectNotFoundError             a key is missing from the object store
     │   ├── ModelNotFoundError              no version was ever published under a model name
     │   ├── VersionNotFoundError            no version matches a hash (or hash prefix)
+    │   ├── NotServedError                  a model or version the predict API does not serve
     │   └── AliasNotFoundError              an alias was never set
     ├── ConflictError                 409
     │   ├── ObjectExistsError               create-only write of a key that exists
@@ -128,6 +129,15 @@ class VersionNotFoundError(NotFoundError):
         super().__init__(f"model {quoted(name)} has no version {quoted(version)}")
         self.name = name
         self.version = version
+
+
+class NotServedError(NotFoundError):
+    """A request names a model, or a version, other than the one this predict API serves."""
+
+    def __init__(self, name: str, version: str | None, served: str, served_version: str | None):
+        asked = quoted(name) + (f" version {quoted(version)}" if version is not None else "")
+        serving = quoted(served) + (f" version {served_version}" if served_version else "")
+        super().__init__(f"model {asked} is not served here; this predict API serves {serving}")
 
 
 class AliasNotFoundError(NotFoundError):

@@ -51,9 +51,14 @@ def _encodable(value: Any) -> Any:
     return value
 
 
-def read_json_body(incoming: Request) -> Any:
-    """The request body parsed as JSON; MalformedRequestError if it is not JSON."""
-    if not incoming.mimetype or incoming.mimetype != "application/json":
+def read_json_body(incoming: Request, *, untyped_is_json: bool = False) -> Any:
+    """The request body parsed as JSON; MalformedRequestError if it is not JSON.
+
+    The Content-Type must say JSON; with `untyped_is_json`, a body without one is read as JSON
+    too (clients of the Open Inference Protocol, Triton's among them, send none).
+    """
+    typed_json = incoming.mimetype == "application/json"
+    if not (typed_json or (untyped_is_json and not incoming.mimetype)):
         raise MalformedRequestError(
             f"Content-Type must be application/json, got {quoted(incoming.mimetype or 'none')}"
         )

@@ -12,6 +12,7 @@ from loanapp.predict_api.client import ModelServerClient
 from loanapp.predict_api.slot import ModelSlot
 from loanapp.predict_api.state import PredictApiState
 from loanapp.predict_api.trust import TrustPolicy
+from loanapp.predict_api.v2 import blueprint as open_inference
 from loanapp.predict_api.views import blueprint
 from loanapp.predict_api.watcher import ModelWatcher
 from loanapp.settings import PredictApiSettings, load_settings
@@ -39,6 +40,7 @@ def create_app(settings: PredictApiSettings | None = None, *, follow: bool = Tru
     install_state(app, state)
     install_common_handlers(app, "predict-api")
     app.register_blueprint(blueprint)
+    app.register_blueprint(open_inference)
     if follow:
         state.start()
     return app

@@ -1,0 +1,160 @@
+"""Open Inference Protocol (V2) tensors: a request's inputs as the columns the validator takes,
+and the model's answers as output tensors.
+
+A client sends one tensor per feature, of shape [N] or [N, 1], the way pandas-codec clients send
+a DataFrame: numbers as an integer or floating-point datatype, categories as BYTES (strings in
+the JSON form). Everything about the tensors themselves (names, shapes, datatypes, how the data
+is laid out) is checked here and refused as a malformed request; the values are then checked by
+the same validator as /predict's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from loanapp.errors import MalformedRequestError, clip, quoted
+from loanapp.schema import FeatureKind, InputSchema
+
+NUMERIC_DATATYPES: Final = frozenset(
+    {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
+    | {"FP16", "FP32", "FP64"}
+)
+DATATYPES: Final = NUMERIC_DATATYPES | {"BOOL", "BYTES", "BF16"}
+# The datatype model metadata gives for each kind of feature, and the ones a request may use.
+METADATA_DATATYPES: Final[dict[FeatureKind, str]] = {
+    "integer": "INT64",
+    "number": "FP64",
+    "category": "BYTES",
+}
+ACCEPTED_DATATYPES: Final[dict[FeatureKind, frozenset[str]]] = {
+    "integer": NUMERIC_DATATYPES,
+    "number": NUMERIC_DATATYPES,
+    "category": frozenset({"BYTES"}),
+}
+PROBABILITIES, PREDICTION = "predict_proba", "prediction"
+OUTPUT_NAMES: Final = (PROBABILITIES, PREDICTION)
+
+
+def input_columns(schema: InputSchema, body: object) -> tuple[dict[str, list[Any]], list[str]]:
+    """The inputs of an inference request as {feature: values}, and the names of the outputs
+    it asks for (all of them if it names none). MalformedRequestError for anything that is not
+    a well-formed request of this model's tensors; the values are the validator's to judge."""
+    if not isinstance(body, dict):
+        raise MalformedRequestError("an inference request is a JSON object with 'inputs'")
+    if "id" in body and not isinstance(body["id"], str):
+        raise MalformedRequestError("'id' must be a string")
+    inputs = body.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        raise MalformedRequestError("'inputs' must be a non-empty list of tensors")
+    kinds = {feature.name: feature.kind for feature in schema.features}
+    columns: dict[str, list[Any]] = {}
+    for position, tensor in enumerate(inputs):
+        name, values = _input_tensor(position, tensor, kinds)
+        if name in columns:
+            raise MalformedRequestError(f"input {quoted(name)} is given more than once")
+        columns[name] = values
+    lengths = {name: len(values) for name, values in columns.items()}
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{quoted(name)}: {length}" for name, length in lengths.items())
+        raise MalformedRequestError(f"every input must have the same first dimension ({shown})")
+    return columns, _requested_outputs(body.get("outputs"))
+
+
+def _input_tensor(
+    position: int, tensor: object, kinds: Mapping[str, FeatureKind]
+) -> tuple[str, list[Any]]:
+    """One input tensor's feature name and flat values."""
+    where = f"inputs[{position}]"
+    if not isinstance(tensor, dict):
+        raise MalformedRequestError(f"{where} must be an object with name, shape, datatype, data")
+    name = tensor.get("name")
+    if not isinstance(name, str):
+        raise MalformedRequestError(f"{where}.name must be a string")
+    where = f"input {quoted(name)}"
+    shape = tensor.get("shape")
+    if (
+        not isinstance(shape, list)
+        or not 1 <= len(shape) <= 2
+        or not all(type(size) is int and size >= 0 for size in shape)
+        or (len(shape) == 2 and shape[1] != 1)
+    ):
+        raise MalformedRequestError(f"{where}: shape must be [N] or [N, 1], got {clip(str(shape))}")
+    datatype = tensor.get("datatype")
+    if datatype not in DATATYPES:
+        raise MalformedRequestError(f"{where}: datatype {clip(str(datatype))} is not a V2 datatype")
+    kind = kinds.get(name)
+    if kind is not None and datatype not in ACCEPTED_DATATYPES[kind]:
+        raise MalformedRequestError(
+            f"{where}: datatype {datatype} does not fit a {kind} feature "
+            f"(send {METADATA_DATATYPES[kind]})"
+        )
+    values = _flat(tensor.get("data"), len(shape))
+    if values is None:
+        raise MalformedRequestError(f"{where}: data must be a list laid out as its shape")
+    if len(values) != math.prod(shape):
+        raise MalformedRequestError(
+            f"{where}: shape {shape} holds {math.prod(shape)} values, data has {len(values)}"
+        )
+    return name, values
+
+
+def _flat(data: object, dimensions: int) -> list[Any] | None:
+    """Row-major values of `data`, flat or nested as a tensor of `dimensions`; None if neither."""
+    if not isinstance(data, list):
+        return None
+    if dimensions == 2 and data and all(isinstance(row, list) for row in data):
+        return [value for row in data for value in row]
+    if any(isinstance(value, list | dict) for value in data):
+        return None
+    return data
+
+
+def _requested_outputs(outputs: object) -> list[str]:
+    if outputs is None:
+        return list(OUTPUT_NAMES)
+    if not isinstance(outputs, list) or not all(
+        isinstance(output, dict) and isinstance(output.get("name"), str) for output in outputs
+    ):
+        raise MalformedRequestError("'outputs' must be a list of objects with a 'name'")
+    names = [output["name"] for output in outputs]
+    unknown = [name for name in names if name not in OUTPUT_NAMES]
+    if unknown:
+        raise MalformedRequestError(
+            f"unknown output {quoted(unknown[0])}; the model gives {', '.join(OUTPUT_NAMES)}"
+        )
+    return names
+
+
+def output_tensors(
+    names: list[str], probabilities: npt.NDArray[np.float64], labels: npt.NDArray[np.int64]
+) -> list[dict[str, Any]]:
+    """The asked-for outputs: both class probabilities per row, and the label per row."""
+    rows = len(labels)
+    tensors = {
+        PROBABILITIES: {
+            "name": PROBABILITIES,
+            "datatype": "FP64",
+            "shape": [rows, probabilities.shape[1]],
+            "data": probabilities.ravel(),
+        },
+        PREDICTION: {"name": PREDICTION, "datatype": "INT64", "shape": [rows], "data": labels},
+    }
+    return [tensors[name] for name in names]
+
+
+def metadata_tensors(schema: InputSchema, classes: int) -> dict[str, list[dict[str, Any]]]:
+    """Model metadata's inputs (one per feature) and outputs; -1 is any number of rows."""
+    inputs = [
+        {"name": feature.name, "datatype": METADATA_DATATYPES[feature.kind], "shape": [-1]}
+        for feature in schema.features
+    ]
+    outputs = [
+        {"name": PROBABILITIES, "datatype": "FP64", "shape": [-1, classes]},
+        {"name": PREDICTION, "datatype": "INT64", "shape": [-1]},
+    ]
+    return {"inputs": inputs, "outputs": outputs}
