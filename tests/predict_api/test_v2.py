@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from prometheus_client import REGISTRY
 
 from loanapp.dev.traffic import sample_rows
 from loanapp.training.train import TrainingResult
@@ -262,3 +263,19 @@ def test_a_body_without_content_type_is_read_and_binary_tensors_are_refused(
     )
     assert binary.status_code == 400
     assert "binary_data=False" in binary.get_json()["error"]
+
+
+def test_infer_counts_its_rows_in_the_metrics(client: FlaskClient, logreg: TrainingResult) -> None:
+    def rows_scored() -> float:
+        return sum(
+            REGISTRY.get_sample_value(
+                "loanapp_predictions_total", {"version": logreg.version, "decision": decision}
+            )
+            or 0.0
+            for decision in ("approve", "decline")
+        )
+
+    before = rows_scored()
+    status, _ = infer(client, {"inputs": tensors(ROWS)})
+    assert status == 200
+    assert rows_scored() == before + len(ROWS)

@@ -19,10 +19,10 @@ from loanapp.errors import (
     NotServedError,
     RequestValidationError,
 )
+from loanapp.predict_api.scoring import score_rows, take_serving_model, validated_rows
 from loanapp.predict_api.serving_model import ServingModel
 from loanapp.predict_api.state import PredictApiState
 from loanapp.predict_api.tensors import input_columns, metadata_tensors, output_tensors
-from loanapp.validation import validate_request
 from loanapp.web import get_state, json_response, read_json_body
 
 blueprint = Blueprint("open_inference", __name__, url_prefix="/v2")
@@ -41,7 +41,7 @@ def _served(name: str, version: str | None) -> ServingModel:
     model_name = _state().settings.model_name
     if name != model_name:
         raise NotServedError(name, version, model_name, None)
-    serving = _state().slot.require()
+    serving = take_serving_model(_state().slot)
     if version is not None and version != serving.version:
         raise NotServedError(name, version, model_name, serving.version)
     return serving
@@ -114,14 +114,12 @@ def infer(name: str, version: str | None = None) -> Response:
     serving = _served(name, version)  # taken once: this request finishes on this model
     schema = serving.metadata.input_schema
     columns, outputs = input_columns(schema, body)
-    rows = validate_request(
-        schema, columns, single=False, max_rows=_state().settings.max_batch_rows
-    )
-    probabilities = serving.predict_proba(rows.columns, rows.row_count)
+    rows = validated_rows(serving, columns, single=False, max_rows=_state().settings.max_batch_rows)
+    probabilities, labels = score_rows(serving, rows)
     answer: dict[str, object] = {
         "model_name": serving.metadata.name,
         "model_version": serving.version,
-        "outputs": output_tensors(outputs, probabilities, serving.labels(probabilities)),
+        "outputs": output_tensors(outputs, probabilities, labels),
     }
     if "id" in body:
         answer["id"] = body["id"]

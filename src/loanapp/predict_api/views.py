@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import os
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, request
 from threadpoolctl import threadpool_info
 
-from loanapp.errors import RequestValidationError
-from loanapp.metrics.predictions import record_predictions, record_validation_problems
-from loanapp.predict_api.serving_model import ServingModel
+from loanapp.metrics.predictions import record_predictions
+from loanapp.predict_api.scoring import score_rows, take_serving_model, validated_rows
 from loanapp.predict_api.slot import ModelSlot
 from loanapp.predict_api.state import PredictApiState
 from loanapp.settings import PredictApiSettings
-from loanapp.validation import ValidatedRows, validate_request
 from loanapp.web import get_state, json_response, read_json_body
 
 blueprint = Blueprint("predict_api", __name__)
@@ -27,31 +25,12 @@ def _settings() -> PredictApiSettings:
     return get_state(current_app, PredictApiState).settings
 
 
-def _serving() -> ServingModel:
-    """The model this request finishes on (taken once), named in the request's log line."""
-    serving = _slot().require()
-    g.model_version = serving.version
-    return serving
-
-
-def _validated(
-    serving: ServingModel, body: object, *, single: bool, max_rows: int
-) -> ValidatedRows:
-    """The body's rows checked against the serving model's schema; problems counted, then raised."""
-    schema = serving.metadata.input_schema
-    try:
-        return validate_request(schema, body, single=single, max_rows=max_rows)
-    except RequestValidationError as exc:
-        record_validation_problems(exc.problems, {feature.name for feature in schema.features})
-        raise
-
-
 @blueprint.post("/predict")
 def predict() -> Response:
     """One applicant: the label, both class probabilities and the model version."""
     body = read_json_body(request)
-    serving = _serving()
-    rows = _validated(serving, body, single=True, max_rows=1)
+    serving = take_serving_model(_slot())
+    rows = validated_rows(serving, body, single=True, max_rows=1)
     probabilities = serving.predict_proba(rows.columns, rows.row_count)[0].tolist()
     prediction = serving.label(probabilities)
     declined = int(prediction == serving.positive_index)
@@ -67,13 +46,9 @@ def predict() -> Response:
 def predict_batch() -> Response:
     """Many applicants, answered in order, all by the same model version."""
     body = read_json_body(request)
-    serving = _serving()
-    rows = _validated(serving, body, single=False, max_rows=_settings().max_batch_rows)
-    probabilities = serving.predict_proba(rows.columns, rows.row_count)
-    labels = serving.labels(probabilities)
-    declined = int((labels == serving.positive_index).sum())
-    positives = probabilities[:, serving.positive_index].tolist()
-    record_predictions(serving.version, declined, len(labels) - declined, positives)
+    serving = take_serving_model(_slot())
+    rows = validated_rows(serving, body, single=False, max_rows=_settings().max_batch_rows)
+    probabilities, labels = score_rows(serving, rows)
     answer = serving.answer_header | {
         "predictions": labels.tolist(),
         "predict_proba": probabilities.tolist(),
@@ -86,7 +61,7 @@ def predict_batch() -> Response:
 @blueprint.get("/model")
 def model() -> Response:
     """The model serving now: version, when it was loaded, schema, metrics, threshold."""
-    serving = _serving()
+    serving = take_serving_model(_slot())
     metadata = serving.metadata
     return json_response(
         {

@@ -1,0 +1,45 @@
+"""What every prediction route does with a parsed body: take the served model once, validate the
+rows against its schema, score them, and count what it found (the metrics)."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from flask import g
+
+from loanapp.errors import RequestValidationError
+from loanapp.metrics.predictions import record_predictions, record_validation_problems
+from loanapp.predict_api.serving_model import ServingModel
+from loanapp.predict_api.slot import ModelSlot
+from loanapp.validation import ValidatedRows, validate_request
+
+
+def take_serving_model(slot: ModelSlot) -> ServingModel:
+    """The model this request finishes on (taken once), named in the request's log line."""
+    serving = slot.require()
+    g.model_version = serving.version
+    return serving
+
+
+def validated_rows(
+    serving: ServingModel, body: object, *, single: bool, max_rows: int
+) -> ValidatedRows:
+    """The body's rows checked against the serving model's schema; problems counted, then raised."""
+    schema = serving.metadata.input_schema
+    try:
+        return validate_request(schema, body, single=single, max_rows=max_rows)
+    except RequestValidationError as exc:
+        record_validation_problems(exc.problems, {feature.name for feature in schema.features})
+        raise
+
+
+def score_rows(
+    serving: ServingModel, rows: ValidatedRows
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Class probabilities and labels of validated rows, counted by version and decision."""
+    probabilities = serving.predict_proba(rows.columns, rows.row_count)
+    labels = serving.labels(probabilities)
+    declined = int((labels == serving.positive_index).sum())
+    positives = probabilities[:, serving.positive_index].tolist()
+    record_predictions(serving.version, declined, len(labels) - declined, positives)
+    return probabilities, labels
