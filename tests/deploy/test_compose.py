@@ -369,6 +369,11 @@ def test_proxy_balances_over_the_predict_api_replicas(compose: dict[str, Any]) -
     assert f"./{NGINX_CONF.name}:/etc/nginx/nginx.conf:ro" in proxy["volumes"]
     (url,) = urls_in(proxy["healthcheck"]["test"])
     assert url == f"http://127.0.0.1:{listen}/healthz"
+    # /metrics stays inside: the public port answers it 404 itself, never from a replica.
+    (metrics,) = [d for d in directives if d["directive"] == "location" and "/metrics" in d["args"]]
+    assert metrics["args"] == ["=", "/metrics"]
+    assert [d["directive"] for d in metrics["block"]] == ["default_type", "return"]
+    assert metrics["block"][1]["args"][0] == "404"
 
 
 def _walk(block: list[dict[str, Any]]) -> Any:
