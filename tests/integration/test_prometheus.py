@@ -101,14 +101,19 @@ def test_promql_counts_every_prediction_sent(stack: LocalStack, prometheus: str)
             retries=False,
         )
         assert response.status == 200
+
+    def scraped_all() -> bool:
+        # Each target is scraped on its own schedule: wait for both services' latest scrape.
+        counted = scalar(prometheus, "sum(loanapp_predictions_total)") == sent
+        return counted and scalar(prometheus, "count(up == 1)") == 2
+
     wait_until(
-        lambda: scalar(prometheus, "sum(loanapp_predictions_total)") == sent,
+        scraped_all,
         url=prometheus,
         timeout=60,
-        waiting_for=f"sum(loanapp_predictions_total) == {sent}",
+        waiting_for=f"sum(loanapp_predictions_total) == {sent}, both services up",
         interval=0.5,
     )
-    assert scalar(prometheus, "count(up)") == 2  # both services are targets
     workers = scalar(prometheus, 'count(loanapp_model_info{job="predict-api"} == 1)')
     assert workers == 2
     assert scalar(prometheus, 'max(loanapp_alias_info{job="model-server"})') == 1
