@@ -213,6 +213,22 @@ def npy_bytes(array: np.ndarray[Any, Any]) -> bytes:
     return buffer.getvalue()
 
 
+EXPLANATION_ARRAYS = ("design_mean", "left_cover", "right_cover", "subtree_mask")
+
+
+def without_explanation_data(artifact: bytes) -> bytes:
+    """An artifact as trainers wrote it before explanations: its compiled.npz has neither the
+    linear model's training means nor the trees' node covers."""
+    compiled = zip_members(zip_members(artifact)[COMPILED_MEMBER])
+    kept = {
+        name: payload
+        for name, payload in compiled.items()
+        if name.removesuffix(".npy") not in EXPLANATION_ARRAYS
+    }
+    assert len(kept) < len(compiled), "the artifact has no explanation data to remove"
+    return replace_member(artifact, COMPILED_MEMBER, build_zip(kept, zipfile.ZIP_STORED))
+
+
 def with_object_array(artifact: bytes) -> bytes:
     """compiled.npz whose coefficients are an array of Python objects (a pickle)."""
     return with_compiled_arrays(artifact, coef=npy_bytes(np.array([1.0, "x"], dtype=object)))
@@ -225,8 +241,10 @@ def with_truncated_array(artifact: bytes) -> bytes:
 
 
 def with_coefficients_that_do_not_fit(artifact: bytes) -> bytes:
-    """compiled.npz that loads, but whose three coefficients do not fit the design matrix."""
-    return with_compiled_arrays(artifact, coef=npy_bytes(np.zeros(3)))
+    """compiled.npz that loads, but whose three coefficients (and their three training means)
+    do not fit the design matrix."""
+    three = npy_bytes(np.zeros(3))
+    return with_compiled_arrays(artifact, coef=three, design_mean=three)
 
 
 def with_garbage_compiled_form(artifact: bytes) -> bytes:

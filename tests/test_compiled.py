@@ -13,13 +13,21 @@ from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
 from loanapp.artifacts import build_artifact, compute_version, load_model, read_compiled
-from loanapp.compiled import CompiledModel, LinearScorer
+from loanapp.compiled import COMPILED_MEMBER, CompiledModel, LinearScorer, TreeScorer
 from loanapp.errors import ArtifactFormatError
 from loanapp.predict_api.serving_model import load_serving_model
+from loanapp.schema import InputSchema
 from loanapp.store.registry import ModelRegistry
 from loanapp.training.compile import compile_pipeline
 from loanapp.training.data import load_dataset
+from loanapp.training.pipelines import build_pipeline
 from loanapp.training.train import TrainingResult
+from tests.factories import (
+    npy_bytes,
+    small_dataset,
+    with_compiled_arrays,
+    zip_members,
+)
 
 ALL_ROWS = load_dataset().features
 
@@ -47,6 +55,83 @@ def test_round_trip_through_bytes(gbm: TrainingResult) -> None:
     np.testing.assert_array_equal(
         again.predict_proba(columns, 50), compiled.predict_proba(columns, 50)
     )
+
+
+@pytest.mark.parametrize("result_name", ["logreg", "gbm"])
+def test_round_trip_keeps_what_explanations_need(
+    result_name: str, request: pytest.FixtureRequest
+) -> None:
+    result: TrainingResult = request.getfixturevalue(result_name)
+    compiled = read_compiled(result.artifact, load_model(result.artifact, result.version).metadata)
+    assert compiled is not None
+    again = CompiledModel.from_bytes(compiled.to_bytes())
+    if isinstance(compiled.scorer, LinearScorer):
+        assert isinstance(again.scorer, LinearScorer)
+        assert compiled.scorer.design_mean is not None
+        assert again.scorer.design_mean is not None
+        np.testing.assert_array_equal(again.scorer.design_mean, compiled.scorer.design_mean)
+    else:
+        assert isinstance(compiled.scorer, TreeScorer)
+        assert isinstance(again.scorer, TreeScorer)
+        assert compiled.scorer.covers is not None
+        assert again.scorer.covers is not None
+        for name in ("left", "right", "subtree_mask"):
+            expected = getattr(compiled.scorer.covers, name)
+            np.testing.assert_array_equal(getattr(again.scorer.covers, name), expected)
+
+
+def test_the_trees_carry_their_training_counts(gbm: TrainingResult) -> None:
+    model = load_model(gbm.artifact, gbm.version)
+    compiled = read_compiled(gbm.artifact, model.metadata)
+    assert compiled is not None
+    assert isinstance(compiled.scorer, TreeScorer)
+    assert compiled.scorer.covers is not None
+    first = model.estimator.steps[1][1]._predictors[0][0].nodes
+    root = compiled.scorer.covers
+    assert (root.left[0], root.right[0]) == (
+        first["count"][first["left"][0]],
+        first["count"][first["right"][0]],
+    )
+    leaves = int(first["is_leaf"].sum())
+    assert int(root.subtree_mask[0]) == 2**leaves - 1  # every leaf lies under the root
+
+
+def test_a_linear_form_stores_the_mean_of_its_training_design() -> None:
+    rows = small_dataset().features
+    target = small_dataset().target
+    schema = InputSchema.from_frame(rows)
+    pipeline = build_pipeline("logreg", schema, seed=0).fit(rows, target)
+    compiled = compile_pipeline(pipeline, rows)
+    assert compiled is not None
+    assert isinstance(compiled.scorer, LinearScorer)
+    assert compiled.scorer.design_mean is not None
+    design = pipeline.steps[0][1].transform(rows)
+    design = np.asarray(design.todense() if hasattr(design, "todense") else design)
+    np.testing.assert_allclose(compiled.scorer.design_mean, design.mean(axis=0), atol=1e-12)
+    without_rows = compile_pipeline(pipeline)
+    assert without_rows is not None
+    assert isinstance(without_rows.scorer, LinearScorer)
+    assert without_rows.scorer.design_mean is None
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"design_mean": np.zeros(2)}, "design_mean is not one value per coefficient"),
+        (
+            {"left_cover": np.zeros(2)},
+            "the node arrays left_cover, right_cover, subtree_mask are not one value per node",
+        ),
+    ],
+)
+def test_explanation_data_that_does_not_fit_is_malformed(
+    logreg: TrainingResult, gbm: TrainingResult, arrays: dict[str, np.ndarray], message: str
+) -> None:
+    result = logreg if "design_mean" in arrays else gbm
+    replaced = {name: npy_bytes(array) for name, array in arrays.items()}
+    damaged = zip_members(with_compiled_arrays(result.artifact, **replaced))[COMPILED_MEMBER]
+    with pytest.raises(ArtifactFormatError, match=message):
+        CompiledModel.from_bytes(damaged)
 
 
 def test_unsupported_pipelines_have_no_compiled_form(logreg: TrainingResult) -> None:

@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -32,9 +32,14 @@ import numpy.typing as npt
 from loanapp.errors import ArtifactFormatError
 
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 COMPILED_MEMBER = "compiled.npz"
 _TREE_ARRAYS = ("feature", "threshold", "missing_left", "right_mask", "tree_starts", "leaf_values")
 _NODE_ARRAYS = _TREE_ARRAYS[:4]
+# What explanations need beyond the prediction (loanapp.explain). Compiled forms written before
+# explanations lack them: those still load and serve, without explanations.
+_COVER_ARRAYS = ("left_cover", "right_cover", "subtree_mask")
+_DESIGN_MEAN = "design_mean"
 _MAX_LEAVES = 64  # one uint64 mask per tree
 # What reading malformed bytes raises: numpy, zipfile and json errors (an unknown compression,
 # an encrypted member and deep nesting are RuntimeErrors), and building from arrays that do not fit.
@@ -111,6 +116,18 @@ class Encoder:
             offset += block.width
         return design
 
+    @cached_property
+    def column_features(self) -> tuple[str, ...]:
+        """The input feature each design column is made from, in column order."""
+        names: list[str] = []
+        for block in self.blocks:
+            if block.kind == "onehot":
+                for feature, categories in zip(block.features, block.categories, strict=True):
+                    names += [feature] * len(categories)
+            else:
+                names += block.features
+        return tuple(names)
+
 
 @dataclass(frozen=True)
 class LinearScorer:
@@ -118,10 +135,27 @@ class LinearScorer:
 
     coef: FloatArray
     intercept: float
+    design_mean: FloatArray | None = None
+    """Mean of each design column over the training rows (a one-hot column's mean is its
+    category's frequency): what explanations measure an applicant against. None in compiled forms
+    written before explanations."""
 
     def raw(self, design: FloatArray) -> FloatArray:
         """Decision function per row."""
         return np.asarray(design @ self.coef + self.intercept, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class NodeCovers:
+    """Per internal node: training samples sent left and right, and the leaves below it.
+
+    What path-dependent TreeSHAP weighs a node's branches by (loanapp.treeshap). The subtree mask
+    has the bit of every leaf under the node, numbered as in `TreeScorer.leaf_values`.
+    """
+
+    left: FloatArray
+    right: FloatArray
+    subtree_mask: npt.NDArray[np.uint64]
 
 
 class TreeScorer:
@@ -137,6 +171,7 @@ class TreeScorer:
         tree_starts: npt.NDArray[np.int64],
         leaf_values: FloatArray,
         baseline: float,
+        covers: NodeCovers | None = None,
     ) -> None:
         self.feature = feature  # per internal node, all trees concatenated
         self.threshold = threshold
@@ -145,6 +180,7 @@ class TreeScorer:
         self.tree_starts = tree_starts  # first internal node of each tree
         self.leaf_values = leaf_values  # trees x widest tree's leaves, left to right
         self.baseline = baseline
+        self.covers = covers  # None in compiled forms written before explanations
         # Evaluation layout: every tree padded to the same number of nodes (padding always goes
         # left and clears nothing), so all trees for all rows are a few whole-array operations.
         mask_type = next(
@@ -154,6 +190,7 @@ class TreeScorer:
         )
         ends = [*tree_starts[1:].tolist(), len(feature)]
         width = max(end - start for start, end in zip(tree_starts.tolist(), ends, strict=True))
+        self.width = width  # most internal nodes of a tree: node positions of the layout
         shape = (width, len(tree_starts))  # node position x tree: reduced over the first axis
         self._feature = np.zeros(shape, dtype=np.int64)
         self._threshold = np.full(shape, np.inf)
@@ -174,12 +211,24 @@ class TreeScorer:
             self._lowest_bit = np.zeros(len(values) + 1, dtype=np.int64)
             self._lowest_bit[1:] = np.log2(values & -values).astype(np.int64)
 
-    def raw(self, design: FloatArray) -> FloatArray:
-        """Sum of the trees' exit-leaf values per row, plus the baseline."""
+    def goes_left(self, design: FloatArray) -> BoolArray:
+        """Whether each row goes left at each node: rows x node positions x trees.
+
+        Position k of tree t is internal node `tree_starts[t] + k`; positions past a tree's last
+        node are padding, and always go left.
+        """
         values = design[:, self._feature]  # rows x node positions x trees
         goes_left = values <= self._threshold
         if np.isnan(design).any():  # never after validation; kept for scikit-learn's semantics
             goes_left |= np.isnan(values) & self._missing_left
+        return goes_left
+
+    def raw(self, design: FloatArray) -> FloatArray:
+        """Sum of the trees' exit-leaf values per row, plus the baseline."""
+        return self.raw_from(self.goes_left(design))
+
+    def raw_from(self, goes_left: BoolArray) -> FloatArray:
+        """`raw` from the rows' decisions at every node (as `goes_left` gives them)."""
         # Going left keeps every leaf (all bits set: 0 - 1 wraps round), going right the mask.
         keep_all = np.negative(goes_left.view(np.uint8).astype(self._masks.dtype, copy=False))
         reachable = np.bitwise_and.reduce(self._masks | keep_all, axis=1)
@@ -192,6 +241,41 @@ class TreeScorer:
         return np.asarray(self.baseline + leaves.sum(axis=1))
 
 
+class Scored(NamedTuple):
+    """Rows scored by a compiled model: their class probabilities, and the intermediate arrays
+    that explaining the same rows reuses instead of computing them again."""
+
+    probabilities: FloatArray  # rows x (negative, positive), like `predict_proba`
+    design: FloatArray | None = None  # None when one row was scored in plain Python
+    goes_left: BoolArray | None = None  # trees: each row's way at each node (`goes_left`)
+
+    def take(self, rows: Sequence[int]) -> Scored:
+        """The same for some of the rows, in the order given."""
+        return Scored(
+            self.probabilities[rows],
+            None if self.design is None else self.design[rows],
+            None if self.goes_left is None else self.goes_left[rows],
+        )
+
+
+def _probabilities(raw: FloatArray) -> FloatArray:
+    """(negative, positive) probabilities from the positive class's log-odds."""
+    probabilities = np.empty((len(raw), 2), dtype=np.float64)
+    probabilities[:, 1] = 1.0 / (1.0 + np.exp(-raw))
+    probabilities[:, 0] = 1.0 - probabilities[:, 1]
+    return probabilities
+
+
+@dataclass(frozen=True)
+class LinearTerms:
+    """A linear model per feature: the score is intercept + (value - mean) / scale * coef for
+    each numeric feature + the weight of its category for each categorical one (0 if unseen)."""
+
+    intercept: float
+    numeric: tuple[tuple[str, float, float, float], ...]  # name, mean, scale, coef
+    categorical: tuple[tuple[str, dict[str, float]], ...]  # name, weight by category
+
+
 @dataclass(frozen=True)
 class CompiledModel:
     """A supported pipeline as an encoder and a scorer, for two classes."""
@@ -202,28 +286,32 @@ class CompiledModel:
 
     def predict_proba(self, columns: Mapping[str, Sequence[Any]], rows: int) -> FloatArray:
         """Probabilities of (negative, positive) class per row, like `predict_proba`."""
-        if rows == 1 and isinstance(self.scorer, LinearScorer):
-            raw = np.array([self._linear_one(columns)])
-        else:
-            raw = self.scorer.raw(self.encoder.encode(columns, rows))
-        probabilities = np.empty((rows, 2), dtype=np.float64)
-        probabilities[:, 1] = 1.0 / (1.0 + np.exp(-raw))
-        probabilities[:, 0] = 1.0 - probabilities[:, 1]
-        return probabilities
+        return self.score(columns, rows).probabilities
+
+    def score(self, columns: Mapping[str, Sequence[Any]], rows: int) -> Scored:
+        """`predict_proba`, with the arrays an explanation of the same rows can reuse."""
+        if isinstance(self.scorer, LinearScorer):
+            if rows == 1:
+                return Scored(_probabilities(np.array([self._linear_one(columns)])))
+            design = self.encoder.encode(columns, rows)
+            return Scored(_probabilities(self.scorer.raw(design)), design)
+        design = self.encoder.encode(columns, rows)
+        goes_left = self.scorer.goes_left(design)
+        return Scored(_probabilities(self.scorer.raw_from(goes_left)), design, goes_left)
 
     def _linear_one(self, columns: Mapping[str, Sequence[Any]]) -> float:
         """Decision function of one row in plain Python: cheaper than numpy calls for one row."""
-        total = self._intercept_and_terms[0]
-        for name, mean, scale, coef in self._intercept_and_terms[1]:
+        terms = self.linear_terms
+        total = terms.intercept
+        for name, mean, scale, coef in terms.numeric:
             total += (columns[name][0] - mean) / scale * coef
-        for name, weights in self._intercept_and_terms[2]:
+        for name, weights in terms.categorical:
             total += weights.get(columns[name][0], 0.0)
         return total
 
     @cached_property
-    def _intercept_and_terms(
-        self,
-    ) -> tuple[float, list[tuple[str, float, float, float]], list[tuple[str, dict[str, float]]]]:
+    def linear_terms(self) -> LinearTerms:
+        """The linear model as one term per feature, for one row in plain Python."""
         assert isinstance(self.scorer, LinearScorer)
         numeric: list[tuple[str, float, float, float]] = []
         categorical: list[tuple[str, dict[str, float]]] = []
@@ -241,17 +329,27 @@ class CompiledModel:
             for name, mean, scale in zip(block.features, means, scales, strict=True):
                 numeric.append((name, mean, scale, coef[offset]))
                 offset += 1
-        return self.scorer.intercept, numeric, categorical
+        return LinearTerms(self.scorer.intercept, tuple(numeric), tuple(categorical))
 
     def to_bytes(self) -> bytes:
         """The arrays and layout as an .npz archive (no pickles)."""
         layout = {"kind": self.kind, "blocks": [vars(block) for block in self.encoder.blocks]}
         arrays: dict[str, Any] = {"layout": np.array(json.dumps(layout))}
-        if isinstance(self.scorer, LinearScorer):
-            arrays |= {"coef": self.scorer.coef, "intercept": np.array(self.scorer.intercept)}
+        scorer = self.scorer
+        if isinstance(scorer, LinearScorer):
+            arrays |= {"coef": scorer.coef, "intercept": np.array(scorer.intercept)}
+            if scorer.design_mean is not None:
+                arrays[_DESIGN_MEAN] = scorer.design_mean
         else:
-            arrays |= {name: getattr(self.scorer, name) for name in _TREE_ARRAYS}
-            arrays["baseline"] = np.array(self.scorer.baseline)
+            arrays |= {name: getattr(scorer, name) for name in _TREE_ARRAYS}
+            arrays["baseline"] = np.array(scorer.baseline)
+            if scorer.covers is not None:
+                covers = scorer.covers
+                arrays |= dict(
+                    zip(
+                        _COVER_ARRAYS, (covers.left, covers.right, covers.subtree_mask), strict=True
+                    )
+                )
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         return buffer.getvalue()
@@ -266,12 +364,15 @@ class CompiledModel:
             blocks = [_block_from_json(block) for block in layout["blocks"]]
             scorer: LinearScorer | TreeScorer
             if layout["kind"] == "linear":
-                scorer = LinearScorer(arrays["coef"], float(arrays["intercept"]))
+                scorer = LinearScorer(
+                    arrays["coef"], float(arrays["intercept"]), _design_mean(arrays)
+                )
             else:
                 _check_tree_arrays(arrays)
                 scorer = TreeScorer(
                     **{name: arrays[name] for name in _TREE_ARRAYS},
                     baseline=float(arrays["baseline"]),
+                    covers=_covers(arrays),
                 )
             return cls(encoder=Encoder(blocks), scorer=scorer, kind=layout["kind"])
         except _MALFORMED_ERRORS as exc:
@@ -290,6 +391,31 @@ def _check_tree_arrays(arrays: Mapping[str, npt.NDArray[Any]]) -> None:
         raise ValueError("tree_starts is not sorted")
     if leaves.ndim != 2 or len(leaves) != len(starts) or not 0 < leaves.shape[1] <= _MAX_LEAVES:
         raise ValueError(f"leaf_values is not one row of 1 to {_MAX_LEAVES} leaves per tree")
+
+
+def _design_mean(arrays: Mapping[str, npt.NDArray[Any]]) -> FloatArray | None:
+    """The linear model's design means if stored; ValueError if they do not fit the coefficients."""
+    if _DESIGN_MEAN not in arrays:
+        return None
+    mean = np.asarray(arrays[_DESIGN_MEAN], dtype=np.float64)
+    if mean.shape != arrays["coef"].shape:
+        raise ValueError(f"{_DESIGN_MEAN} is not one value per coefficient")
+    return mean
+
+
+def _covers(arrays: Mapping[str, npt.NDArray[Any]]) -> NodeCovers | None:
+    """The trees' node covers if stored; ValueError unless all are, one value per node."""
+    present = [name for name in _COVER_ARRAYS if name in arrays]
+    if not present:
+        return None
+    nodes = len(arrays["feature"])
+    if present != list(_COVER_ARRAYS) or any(arrays[n].shape != (nodes,) for n in present):
+        raise ValueError(f"the node arrays {', '.join(_COVER_ARRAYS)} are not one value per node")
+    return NodeCovers(
+        left=np.asarray(arrays["left_cover"], dtype=np.float64),
+        right=np.asarray(arrays["right_cover"], dtype=np.float64),
+        subtree_mask=np.asarray(arrays["subtree_mask"], dtype=np.uint64),
+    )
 
 
 def _block_from_json(block: dict[str, Any]) -> Block:

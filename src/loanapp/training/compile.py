@@ -8,17 +8,28 @@ records the scikit-learn version, and the runtime refuses a compiled form built 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
-from loanapp.compiled import Block, CompiledModel, Encoder, LinearScorer, TreeScorer
+from loanapp.compiled import Block, CompiledModel, Encoder, LinearScorer, NodeCovers, TreeScorer
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAX_LEAVES_PER_TREE = 64  # one uint64 mask per tree
 
 
-def compile_pipeline(pipeline: Any) -> CompiledModel | None:
-    """The compiled form of a fitted pipeline, or None if its shape is not one we support."""
+def compile_pipeline(
+    pipeline: Any, training_rows: pd.DataFrame | None = None
+) -> CompiledModel | None:
+    """The compiled form of a fitted pipeline, or None if its shape is not one we support.
+
+    `training_rows` are the rows the pipeline was fitted on: a linear model's explanations are
+    measured against their mean, so without them its compiled form explains nothing. Trees carry
+    their own training counts.
+    """
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
@@ -30,16 +41,25 @@ def compile_pipeline(pipeline: Any) -> CompiledModel | None:
     classifier = steps[1][1]
     if blocks is None or len(getattr(classifier, "classes_", ())) != 2:
         return None
+    encoder = Encoder(blocks)
     if isinstance(classifier, LogisticRegression):
         scorer: LinearScorer | TreeScorer | None = LinearScorer(
-            np.asarray(classifier.coef_[0], dtype=np.float64), float(classifier.intercept_[0])
+            np.asarray(classifier.coef_[0], dtype=np.float64),
+            float(classifier.intercept_[0]),
+            None if training_rows is None else _design_mean(encoder, training_rows),
         )
         kind = "linear"
     elif isinstance(classifier, HistGradientBoostingClassifier):
         scorer, kind = _compile_trees(classifier), "trees"
     else:
         return None
-    return None if scorer is None else CompiledModel(Encoder(blocks), scorer, kind)
+    return None if scorer is None else CompiledModel(encoder, scorer, kind)
+
+
+def _design_mean(encoder: Encoder, rows: pd.DataFrame) -> npt.NDArray[np.float64]:
+    """Mean of each design column over `rows`, encoded as the runtime encodes requests."""
+    columns = {name: rows[name].tolist() for name in rows.columns}
+    return np.asarray(encoder.encode(columns, len(rows)).mean(axis=0), dtype=np.float64)
 
 
 def _compile_blocks(transformer: Any) -> list[Block] | None:
@@ -69,53 +89,75 @@ def _infrequent(encoder: Any) -> bool:
     return encoder.min_frequency is not None or encoder.max_categories is not None
 
 
+# The fields of one internal node of a compiled tree: feature, threshold, missing_left and
+# right_mask as TreeScorer takes them, then NodeCovers' left, right and subtree_mask.
+_NODE_TYPES = (np.int64, np.float64, np.bool_, np.uint64, np.float64, np.float64, np.uint64)
+# A one-leaf tree gets a node that always goes left, with no leaf below it to explain.
+_ALWAYS_LEFT = (0, np.inf, True, 0, 0.0, 0.0, 0)
+_ALL_LEAVES = 0xFFFFFFFFFFFFFFFF
+
+
 def _compile_trees(classifier: Any) -> TreeScorer | None:
     if classifier.n_trees_per_iteration_ != 1:
         return None
-    features: list[int] = []
-    thresholds: list[float] = []
-    missing_left: list[bool] = []
-    right_masks: list[int] = []
+    nodes: list[tuple[Any, ...]] = []
     starts: list[int] = []
     leaves: list[list[float]] = []
     for (predictor,) in classifier._predictors:
-        nodes = predictor.nodes
-        if nodes["is_categorical"].any():
+        tree = _compile_tree(predictor.nodes)
+        if tree is None:
             return None
-        tree_leaves = _leaves_in_order(nodes, 0)
-        if len(tree_leaves) > MAX_LEAVES_PER_TREE:
-            return None
-        position = {node: bit for bit, node in enumerate(tree_leaves)}
-        starts.append(len(features))
-        internal = [i for i in range(len(nodes)) if not nodes["is_leaf"][i]]
-        for node in internal or [0]:  # a one-leaf tree gets a node that always goes left
-            if nodes["is_leaf"][node]:
-                features.append(0)
-                thresholds.append(np.inf)
-                missing_left.append(True)
-                right_masks.append(0)
-                continue
-            cleared = sum(
-                1 << position[leaf] for leaf in _leaves_in_order(nodes, nodes["left"][node])
-            )
-            features.append(int(nodes["feature_idx"][node]))
-            thresholds.append(float(nodes["num_threshold"][node]))
-            missing_left.append(bool(nodes["missing_go_to_left"][node]))
-            right_masks.append(~cleared & 0xFFFFFFFFFFFFFFFF)
-        leaves.append([float(nodes["value"][leaf]) for leaf in tree_leaves])
+        starts.append(len(nodes))
+        nodes += tree[0]
+        leaves.append(tree[1])
     widest = max(len(values) for values in leaves)
     leaf_values = np.zeros((len(leaves), widest), dtype=np.float64)
-    for tree, values in enumerate(leaves):
-        leaf_values[tree, : len(values)] = values
+    for index, values in enumerate(leaves):
+        leaf_values[index, : len(values)] = values
+    columns: list[npt.NDArray[Any]] = [
+        np.asarray(column, dtype=dtype)
+        for column, dtype in zip(zip(*nodes, strict=True), _NODE_TYPES, strict=True)
+    ]
+    feature, threshold, missing_left, right_mask, left, right, subtree = columns
     return TreeScorer(
-        feature=np.asarray(features, dtype=np.int64),
-        threshold=np.asarray(thresholds, dtype=np.float64),
-        missing_left=np.asarray(missing_left, dtype=np.bool_),
-        right_mask=np.asarray(right_masks, dtype=np.uint64),
+        feature=feature,
+        threshold=threshold,
+        missing_left=missing_left,
+        right_mask=right_mask,
         tree_starts=np.asarray(starts, dtype=np.int64),
         leaf_values=leaf_values,
         baseline=float(np.asarray(classifier._baseline_prediction).ravel()[0]),
+        covers=NodeCovers(left=left, right=right, subtree_mask=subtree),
     )
+
+
+def _compile_tree(nodes: Any) -> tuple[list[tuple[Any, ...]], list[float]] | None:
+    """One tree's internal nodes (fields in `_NODE_TYPES` order) and its leaf values."""
+    if nodes["is_categorical"].any():
+        return None
+    tree_leaves = _leaves_in_order(nodes, 0)
+    if len(tree_leaves) > MAX_LEAVES_PER_TREE:
+        return None
+    position = {node: bit for bit, node in enumerate(tree_leaves)}
+
+    def leaf_bits(node: int) -> int:
+        return sum(1 << position[leaf] for leaf in _leaves_in_order(nodes, node))
+
+    compiled = []
+    for node in (i for i in range(len(nodes)) if not nodes["is_leaf"][i]):
+        left, right = int(nodes["left"][node]), int(nodes["right"][node])
+        compiled.append(
+            (
+                int(nodes["feature_idx"][node]),
+                float(nodes["num_threshold"][node]),
+                bool(nodes["missing_go_to_left"][node]),
+                ~leaf_bits(left) & _ALL_LEAVES,  # going right clears the left subtree's leaves
+                float(nodes["count"][left]),
+                float(nodes["count"][right]),
+                leaf_bits(left) | leaf_bits(right),
+            )
+        )
+    return compiled or [_ALWAYS_LEFT], [float(nodes["value"][leaf]) for leaf in tree_leaves]
 
 
 def _leaves_in_order(nodes: Any, node: int) -> list[int]:

@@ -93,7 +93,7 @@ def train_model(
         train_rows=len(train_y),
         holdout_rows=len(holdout_y),
     )
-    compiled = _compile_checked(model, holdout_x, progress)
+    compiled = _compile_checked(model, train_x, holdout_x, progress)
     metadata = _describe(model, schema, dataset, options, threshold, metrics, compiled, holdout_x)
     artifact = build_artifact(model, metadata, compiled)
     return TrainingResult(artifact=artifact, version=compute_version(artifact), metadata=metadata)
@@ -145,10 +145,14 @@ def _reference_rows(model: Pipeline, schema: InputSchema, frame: pd.DataFrame) -
 
 
 def _compile_checked(
-    model: Pipeline, frame: pd.DataFrame, progress: Callable[[str], None]
+    model: Pipeline,
+    train_x: pd.DataFrame,
+    frame: pd.DataFrame,
+    progress: Callable[[str], None],
 ) -> CompiledModel | None:
-    """The compiled form of `model` if it matches scikit-learn on every row of `frame`."""
-    compiled = compile_pipeline(model)
+    """The compiled form of `model` (fitted on `train_x`) if it matches scikit-learn on every row
+    of `frame`."""
+    compiled = compile_pipeline(model, train_x)
     if compiled is None:
         progress("this pipeline has no compiled form; the API will use scikit-learn")
         return None
