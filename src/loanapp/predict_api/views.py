@@ -7,11 +7,12 @@ import os
 from flask import Blueprint, Response, current_app, request
 from threadpoolctl import threadpool_info
 
-from loanapp.metrics.predictions import record_predictions
-from loanapp.predict_api.scoring import score_rows, take_serving_model, validated_rows
+from loanapp.errors import InvalidInputError, quoted
+from loanapp.predict_api.answers import batch_answer, single_answer
 from loanapp.predict_api.slot import ModelSlot
 from loanapp.predict_api.state import PredictApiState
 from loanapp.settings import PredictApiSettings
+from loanapp.validation import validate_request
 from loanapp.web import get_state, json_response, read_json_body
 
 blueprint = Blueprint("predict_api", __name__)
@@ -27,41 +28,43 @@ def _settings() -> PredictApiSettings:
 
 @blueprint.post("/predict")
 def predict() -> Response:
-    """One applicant: the label, both class probabilities and the model version."""
+    """One applicant: label, class probabilities, model version; the reasons of a decline."""
     body = read_json_body(request)
-    serving = take_serving_model(_slot())
-    rows = validated_rows(serving, body, single=True, max_rows=1)
-    probabilities = serving.predict_proba(rows.columns, rows.row_count)[0].tolist()
-    prediction = serving.label(probabilities)
-    declined = int(prediction == serving.positive_index)
-    positive = probabilities[serving.positive_index]
-    record_predictions(serving.version, declined, 1 - declined, (positive,))
-    answer = serving.answer_header | {"prediction": prediction, "predict_proba": probabilities}
-    if rows.warnings:
-        answer["warnings"] = rows.warnings
-    return json_response(answer)
+    explain = _explain_requested()
+    serving = _slot().require()  # taken once: this request finishes on this model
+    rows = validate_request(serving.metadata.input_schema, body, single=True, max_rows=1)
+    return json_response(single_answer(serving, rows, explain))
 
 
 @blueprint.post("/predict/batch")
 def predict_batch() -> Response:
     """Many applicants, answered in order, all by the same model version."""
     body = read_json_body(request)
-    serving = take_serving_model(_slot())
-    rows = validated_rows(serving, body, single=False, max_rows=_settings().max_batch_rows)
-    probabilities, labels = score_rows(serving, rows)
-    answer = serving.answer_header | {
-        "predictions": labels.tolist(),
-        "predict_proba": probabilities.tolist(),
-    }
-    if rows.warnings:
-        answer["warnings"] = rows.warnings
-    return json_response(answer)
+    explain = _explain_requested()
+    serving = _slot().require()
+    rows = validate_request(
+        serving.metadata.input_schema,
+        body,
+        single=False,
+        max_rows=_settings().max_batch_rows,
+    )
+    return json_response(batch_answer(serving, rows, explain))
+
+
+def _explain_requested() -> bool:
+    """Whether `?explain=true` asks for every row's explanation; 400 for another value."""
+    if not request.query_string:  # the usual request: no query to parse
+        return False
+    value = request.args.get("explain", "false")
+    if value not in ("true", "false"):
+        raise InvalidInputError(f"explain must be true or false, got {quoted(value)}")
+    return value == "true"
 
 
 @blueprint.get("/model")
 def model() -> Response:
     """The model serving now: version, when it was loaded, schema, metrics, threshold."""
-    serving = take_serving_model(_slot())
+    serving = _slot().require()
     metadata = serving.metadata
     return json_response(
         {
@@ -71,6 +74,7 @@ def model() -> Response:
             "source": serving.source,
             "predictor": serving.predictor_kind,
             "signed_by": serving.signed_by,
+            "explanations": serving.explanations,
             "model_type": metadata.model_type,
             "created_at": metadata.created_at.isoformat(),
             "classes": list(metadata.target.classes),
