@@ -286,16 +286,19 @@ class CompiledModel:
 
     def predict_proba(self, columns: Mapping[str, Sequence[Any]], rows: int) -> FloatArray:
         """Probabilities of (negative, positive) class per row, like `predict_proba`."""
-        return self.score(columns, rows).probabilities
+        if rows == 1 and isinstance(self.scorer, LinearScorer):
+            raw = np.array([self._linear_one(columns)])
+        else:
+            raw = self.scorer.raw(self.encoder.encode(columns, rows))
+        return _probabilities(raw)
 
     def score(self, columns: Mapping[str, Sequence[Any]], rows: int) -> Scored:
         """`predict_proba`, with the arrays an explanation of the same rows can reuse."""
-        if isinstance(self.scorer, LinearScorer):
-            if rows == 1:
-                return Scored(_probabilities(np.array([self._linear_one(columns)])))
-            design = self.encoder.encode(columns, rows)
-            return Scored(_probabilities(self.scorer.raw(design)), design)
+        if rows == 1 and isinstance(self.scorer, LinearScorer):
+            return Scored(self.predict_proba(columns, rows))  # plain Python: nothing to reuse
         design = self.encoder.encode(columns, rows)
+        if isinstance(self.scorer, LinearScorer):
+            return Scored(_probabilities(self.scorer.raw(design)), design)
         goes_left = self.scorer.goes_left(design)
         return Scored(_probabilities(self.scorer.raw_from(goes_left)), design, goes_left)
 

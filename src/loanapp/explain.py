@@ -68,9 +68,10 @@ class LinearExplainer:
         self._mean = scorer.design_mean
         self._membership = _membership(model.encoder, self.features)
         self.base_value = float(scorer.intercept + scorer.coef @ scorer.design_mean)
-        # What each feature's term adds for the average training row, for the one-row path.
+        # Minus what each feature's term adds for the average training row: where the one-row
+        # path starts its sums.
         offsets = (scorer.coef * scorer.design_mean) @ self._membership
-        self._offsets = dict(zip(self.features, offsets.tolist(), strict=True))
+        self._starts = dict(zip(self.features, (-offsets).tolist(), strict=True))
 
     def contributions(
         self, columns: Columns, rows: int, scored: Scored | None = None
@@ -85,7 +86,7 @@ class LinearExplainer:
 
     def _one_row(self, columns: Columns) -> list[float]:
         """One row in plain Python, as CompiledModel scores one row: cheaper than numpy calls."""
-        totals = {name: -offset for name, offset in self._offsets.items()}
+        totals = self._starts.copy()
         for name, mean, scale, coef in self._terms.numeric:
             totals[name] += (columns[name][0] - mean) / scale * coef
         for name, weights in self._terms.categorical:

@@ -258,12 +258,17 @@ class PathDependentShap:
     def contributions(self, goes_left: BoolArray) -> FloatArray:
         """SHAP values per row and feature (rows x features) of rows that went the ways
         `goes_left` gives (`TreeScorer.goes_left`); they add up to raw - base_value."""
-        patterns = np.einsum("rpt,p->rt", goes_left.view(np.uint8), self._bits)
         tables = self.tables
         if tables is None:
-            return self._evaluate(patterns)
+            return self._evaluate(np.einsum("rpt,p->rt", goes_left.view(np.uint8), self._bits))
+        result = np.zeros((len(goes_left), self.features))
+        if len(goes_left) == 1:  # one applicant: one-dimensional calls are the cheapest
+            pattern = self._bits @ goes_left[0].view(np.uint8)  # per tree
+            values = tables.values.take(tables.offsets + pattern.take(tables.pair_tree))
+            result[0, tables.features] = np.add.reduceat(values, tables.starts)
+            return result
+        patterns = np.einsum("rpt,p->rt", goes_left.view(np.uint8), self._bits)
         values = tables.values[tables.offsets + patterns[:, tables.pair_tree]]  # rows x pairs
-        result = np.zeros((len(patterns), self.features))
         result[:, tables.features] = np.add.reduceat(values, tables.starts, axis=1)
         return result
 
