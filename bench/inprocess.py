@@ -10,11 +10,15 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 from loanapp.predict_api.serving_model import ServingModel
+from loanapp.reasons import principal_reasons, principal_reasons_of_rows
 from loanapp.settings import PredictApiSettings, load_settings
 from loanapp.validation import validate_request
 
 REPEATS = 5
 BATCH_ROWS = 100
+REASONS_STEP = "reasons of a decline"
+"""What naming a declined row's reasons adds to its answer: the explainer's contributions from
+what scoring computed, then the ranking, as the predict API's answers compute them."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ def measure_model(
     model: str, serving: ServingModel, rows: Sequence[dict[str, Any]]
 ) -> list[Timing]:
     """Validation, predict_proba and both together, for 1 row (/predict) and 100 (/predict/batch),
-    called as the predict API's views call them.
+    called as the predict API's views call them; and the reasons of the same rows, all declined.
 
     Math-library threads are limited as the predict API limits them in each worker.
     """
@@ -95,6 +99,20 @@ def _time_request(
         "predict_proba": predict,
         "validate_request + predict_proba": both,
     }
+    explainer = serving.explainer
+    if explainer is not None:
+        columns, count = checked.columns, checked.row_count
+        scored = serving.score(columns, count)
+
+        def reasons() -> object:
+            contributions = explainer.contributions(columns, count, scored)
+            if count == 1:
+                return principal_reasons(explainer.features, contributions[0].tolist(), columns, 0)
+            return principal_reasons_of_rows(
+                explainer.features, contributions, columns, range(count)
+            )
+
+        steps[REASONS_STEP] = reasons
     return [
         Timing(model, serving.predictor_kind, checked.row_count, step, best_seconds_per_call(call))
         for step, call in steps.items()

@@ -30,11 +30,12 @@ from typing import Any
 import orjson
 import urllib3
 
-from bench.inprocess import BATCH_ROWS, Timing, measure_model
+from bench.inprocess import BATCH_ROWS, REASONS_STEP, Timing, measure_model
 from bench.procs import CpuSnapshot, cpu_between, worker_rss_mb
 from bench.report import write_report
 from bench.results import (
     API,
+    EXPLAIN,
     FLOOR,
     GUNICORN_FLOOR,
     MODELS,
@@ -229,10 +230,10 @@ def measure_in_process(
         measured = measure_model(model_type, serving, rows)
         timings += measured
         for timing in measured:
-            if timing.step == "validate_request + predict_proba":
+            if timing.step in ("validate_request + predict_proba", REASONS_STEP):
                 bench.say(
-                    f"in-process {model_type} ({timing.predictor}), {timing.rows} row(s): "
-                    f"{timing.seconds_per_call * 1e6:,.0f} µs"
+                    f"in-process {model_type} ({timing.predictor}), {timing.rows} row(s), "
+                    f"{timing.step}: {timing.seconds_per_call * 1e6:,.1f} µs"
                 )
     return timings
 
@@ -268,7 +269,11 @@ def measure_api(bench: Bench, trained: dict[str, TrainingResult], stack: LocalSt
         seconds = wait_for_served_version(stack.predict_api_url, result.version)
         bench.samples[f"{API} {model_type} /model"] = _describe_served(stack.predict_api_url)
         bench.say(f"predict API serves {model_type} ({seconds:.1f}s after promotion)")
-        endpoints = [("/predict", UP_TO_SIXTY_FOUR), ("/predict/batch", ONE_AND_SIXTEEN)]
+        endpoints = [
+            ("/predict", UP_TO_SIXTY_FOUR),
+            (EXPLAIN, ONE_AND_SIXTEEN),
+            ("/predict/batch", ONE_AND_SIXTEEN),
+        ]
         if model_type == DEFAULT_MODEL_TYPE:
             endpoints.append((V2_INFER, ONE_AND_SIXTEEN))
         for endpoint, loads in endpoints:

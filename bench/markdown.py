@@ -6,8 +6,18 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
-from bench.inprocess import Timing
-from bench.results import API, FLOOR, GUNICORN_FLOOR, MODELS, SEED, TARGETS, HttpRun, Report
+from bench.inprocess import REASONS_STEP, Timing
+from bench.results import (
+    API,
+    EXPLAIN,
+    FLOOR,
+    GUNICORN_FLOOR,
+    MODELS,
+    SEED,
+    TARGETS,
+    HttpRun,
+    Report,
+)
 from bench.verdicts import Finding, verdict_lines
 from bench.wrkrun import WrkResult
 
@@ -101,12 +111,19 @@ def _headline_table(report: Report) -> str:
         "| errors |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    systems: list[tuple[str, str | None]] = [(GUNICORN_FLOOR, None), (FLOOR, None)]
-    systems += [(target, model) for target in (API, SEED) for model in MODELS]
-    for target, model in systems:
-        c1, c16 = report.predict_runs(target, model)
-        c64 = report.predict_run_c64(target, model)
+    systems: list[tuple[str, str | None, str]] = [
+        (GUNICORN_FLOOR, None, "/predict"),
+        (FLOOR, None, "/predict"),
+    ]
+    systems += [(t, m, e) for t in (API, SEED) for m in MODELS for e in ("/predict", EXPLAIN)]
+    for target, model, endpoint in systems:
+        try:
+            c1, c16 = (report.find(target, model, endpoint, c) for c in ("c1", "c16"))
+        except KeyError:  # the explain endpoint is the predict API's only
+            continue
+        c64 = report.predict_run_c64(target, model) if endpoint == "/predict" else None
         label = target + (f", {model}" if model else "")
+        label += f", {endpoint}" if endpoint != "/predict" else ""
         errors = sum(run.errors for run in (c1, c16, c64) if run is not None)
         lines.append(
             f"| {label} | {format_rate(c16.requests_per_second)} "
@@ -131,7 +148,9 @@ def _in_process_table(timings: Sequence[Timing]) -> str:
         "What a predict API worker runs per request, minus HTTP, in the benchmark process: "
         "`validate_request` and `ServingModel.predict_proba` as the views call them, on the model "
         "built by `load_serving_model` (what the watcher calls), math threads limited as in the "
-        "workers. Best of 5 timeit repeats, one core.",
+        f"workers; `{REASONS_STEP}` is what answering those rows as declines adds (their "
+        "explanation from what scoring computed, then the ranked reasons). Best of 5 timeit "
+        "repeats, one core.",
         "",
         "| model | predictor | rows | step | µs per call | calls/s | rows/s |",
         "|---|---|---:|---|---:|---:|---:|",

@@ -22,6 +22,8 @@ TARGETS = (GUNICORN_FLOOR, FLOOR, API, SEED)
 DEFAULT_MODEL = DEFAULT_MODEL_TYPE
 # The Open Inference Protocol's inference route: one applicant as one tensor per feature.
 V2_INFER = f"/v2/models/{DEFAULT_MODEL_NAME}/infer"
+EXPLAIN = "/predict?explain=true"
+"""/predict asking for the explanation of its row, measured beside the plain one."""
 # The default model first: the predict API starts with it, as a fresh `loanapp up` would.
 MODELS: tuple[ModelType, ...] = tuple(sorted(MODEL_TYPES, key=lambda model: model != DEFAULT_MODEL))
 

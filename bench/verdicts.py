@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bench.inprocess import REASONS_STEP, Timing
 from bench.results import (
     API,
     DEFAULT_MODEL,
+    EXPLAIN,
     FLOOR,
     GUNICORN_FLOOR,
     MODELS,
@@ -28,6 +31,7 @@ MIN_SHARE_OF_FLOOR = 0.70
 MAX_RSS_MB = 150.0
 # A good client's p99 while 64 slow-header and 64 idle connections are held.
 MAX_P99_BESIDE_SLOW_CLIENTS_MS = 100.0
+MAX_REASONS_US_PER_ROW = 20.0
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,13 @@ def ratios(report: Report) -> list[Finding]:
         api64 = report.predict_run_c64(API, model)
         if api64 is not None:
             found.append(_ratio(f"{model}: API req/s at c64 / at c16", api64, api16))
+        with contextlib.suppress(KeyError):  # runs from before the explain endpoint was measured
+            explain1 = report.find(API, model, EXPLAIN, "c1")
+            explain16 = report.find(API, model, EXPLAIN, "c16")
+            found += [
+                _ratio(f"{model}: {EXPLAIN} / /predict, req/s at c16", explain16, api16),
+                _ratio(f"{model}: {EXPLAIN} / /predict, p50 at c1", explain1, api1, "p50"),
+            ]
         for concurrency in ("c1", "c16"):
             batch = report.find(API, model, "/predict/batch", concurrency)
             found.append(
@@ -108,6 +119,7 @@ def checks(report: Report) -> list[Finding]:
     v2 = _v2_check(report)
     if v2 is not None:
         found.append(v2)
+    found += [_reasons_check(timing) for timing in report.timings if timing.step == REASONS_STEP]
     found += [_errors_check(report), _rss_check(report)]
     found += [_slow_clients_check(service, run) for service, run in report.slow_clients.items()]
     return found
@@ -126,6 +138,17 @@ def _v2_check(report: Report) -> Finding | None:
         share,
         f"{share:.1%}: {v2.requests_per_second:,.0f} vs {floor16.requests_per_second:,.0f} req/s",
         share >= MIN_SHARE_OF_FLOOR,
+    )
+
+
+def _reasons_check(timing: Timing) -> Finding:
+    per_row = timing.seconds_per_call * 1e6 / timing.rows
+    return Finding(
+        f"reasons of a decline add <= {MAX_REASONS_US_PER_ROW:.0f} µs per row, in process "
+        f"({timing.model}, {timing.rows} row{'s' if timing.rows > 1 else ''})",
+        per_row,
+        f"{per_row:.1f} µs per row",
+        per_row <= MAX_REASONS_US_PER_ROW,
     )
 
 

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 import pytest
 
 from bench.chart import draw_chart
+from bench.inprocess import REASONS_STEP, Timing
 from bench.markdown import render_markdown
 from bench.procs import CpuSnapshot, CpuUse, ProcessCpu, cpu_between, rss_mb, worker_rss_mb
-from bench.results import API, FLOOR, GUNICORN_FLOOR, SEED, V2_INFER, HttpRun, Report
+from bench.results import API, EXPLAIN, FLOOR, GUNICORN_FLOOR, SEED, V2_INFER, HttpRun, Report
 from bench.servers import GRANIAN, GUNICORN, bench_app_command
 from bench.verdicts import checks, ratios, verdict_lines
 from bench.wrkrun import BenchError, WrkResult, parse_wrk_output
@@ -102,6 +103,8 @@ def _report(
             _run(API, model, "/predict", "c1", 2000, 400),
             _run(API, model, "/predict", "c16", api_rps_c16, 2000),
             _run(API, model, "/predict", "c64", api_rps_c64 or api_rps_c16 * 1.01, 8000),
+            _run(API, model, EXPLAIN, "c1", 1600, 500),
+            _run(API, model, EXPLAIN, "c16", api_rps_c16 / 2, 2500),
             _run(API, model, "/predict/batch", "c1", 900, 1000, rows=100),
             _run(API, model, "/predict/batch", "c16", 2600, 9000, rows=100),
             _run(SEED, model, "/predict", "c1", 100, 9000, errors=seed_errors),
@@ -110,7 +113,10 @@ def _report(
     runs.append(_run(API, "logreg", V2_INFER, "c16", api_rps_c16 * 0.8, 2000))
     return Report(
         runs=runs,
-        timings=[],
+        timings=[
+            Timing("logreg", "compiled linear", 1, REASONS_STEP, 12e-6),
+            Timing("gbm", "compiled trees", 100, REASONS_STEP, 2500e-6),
+        ],
         model_versions={"logreg": "a" * 64, "gbm": "b" * 64},
         commands={FLOOR: ["python", "-m", "granian", "bench.floor_app:app"]},
         samples={f"{API} logreg /model": {"predictor": "compiled linear"}},
@@ -126,6 +132,8 @@ def _report(
 def test_ratios_divide_the_api_by_the_seed_and_both_floors():
     found = {finding.name: finding.value for finding in ratios(_report(4000))}
     assert found["framework floor: granian / gunicorn, req/s at c16"] == pytest.approx(5 / 3)
+    assert found["logreg: /predict?explain=true / /predict, req/s at c16"] == pytest.approx(0.5)
+    assert found["gbm: /predict?explain=true / /predict, p50 at c1"] == pytest.approx(500 / 400)
     assert found["logreg: API / seed baseline, req/s at c16"] == pytest.approx(80.0)
     assert found["gbm: API / granian floor, req/s at c16"] == pytest.approx(0.8)
     assert found["gbm: API / gunicorn floor, req/s at c16"] == pytest.approx(4 / 3)
@@ -146,7 +154,13 @@ def test_checks_pass_and_fail_against_the_targets():
     assert verdicts["no collapse at 64 clients: /predict req/s at c64 >= at c16 (gbm)"] == "PASS"
     assert verdicts["zero errors in every predict API and framework floor run"] == "PASS"
     assert verdicts["V2 infer req/s at c16 >= 70% of the granian floor (logreg)"] == "PASS"
-    assert len(verdicts) == 12  # 4 per model, batch and V2 for logreg only, errors, RSS
+    assert (
+        verdicts["reasons of a decline add <= 20 µs per row, in process (logreg, 1 row)"] == "PASS"
+    )
+    assert (
+        verdicts["reasons of a decline add <= 20 µs per row, in process (gbm, 100 rows)"] == "FAIL"
+    )
+    assert len(verdicts) == 14  # 4 per model, batch and V2 for logreg, 2 reasons, errors, RSS
     report = replace(
         _report(4000, api_rps_c64=3000),
         slow_clients={
@@ -177,6 +191,7 @@ def test_markdown_has_every_section_and_verdict():
         assert heading in text
     assert all(line in text for line in verdict_lines(found_checks))
     assert "compiled linear" in text
+    assert "| predict API, gbm, /predict?explain=true | 2,000 | - | 0.50 ms |" in text
     assert "Other processes used at most 0% of a core" in text
     busy = _report(4000, floor_other=1.0)  # a whole core-second in a 5 s run: 20 %
     text = render_markdown(busy, ratios(busy), checks(busy), {}, {}, {})

@@ -20,6 +20,7 @@ from loanapp.explain import (
     TreeExplainer,
     load_explainer,
 )
+from loanapp.reasons import NEVER_NAMED, principal_reasons, principal_reasons_of_rows
 from loanapp.training.compile import compile_pipeline
 from loanapp.training.data import load_dataset
 from loanapp.training.train import TrainingResult
@@ -276,3 +277,18 @@ def test_damaged_node_covers_explain_nothing(
 def test_features_outside_the_schema_explain_nothing(logreg_explained: Explained) -> None:
     answer = load_explainer(logreg_explained.compiled, FEATURES[1:], [])
     assert answer == f"its compiled form uses features outside its schema: {[FEATURES[0]]}"
+
+
+def test_reasons_of_every_shipped_row_never_name_an_excluded_feature(both: Explained) -> None:
+    contributions = both.explainer.contributions(COLUMNS, len(ALL_ROWS))
+    excluded = [FEATURES.index(name) for name in NEVER_NAMED]
+    assert (contributions[:, excluded] > 0).any(axis=0).all()  # each raises someone's risk
+    together = principal_reasons_of_rows(FEATURES, contributions, COLUMNS, range(len(ALL_ROWS)))
+    named = {reason["feature"] for reasons in together for reason in reasons}
+    assert not named & set(NEVER_NAMED)
+    assert len(named) > 4
+    one_by_one = [
+        principal_reasons(FEATURES, row.tolist(), COLUMNS, index)
+        for index, row in enumerate(contributions)
+    ]
+    assert together == one_by_one

@@ -12,6 +12,9 @@ from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, Final
 
+import numpy as np
+import numpy.typing as npt
+
 MAX_REASONS: Final = 4
 """Most reasons given with one decline (Regulation B: more than four is not helpful)."""
 
@@ -40,8 +43,8 @@ def principal_reasons(
 ) -> list[dict[str, Any]]:
     """Up to MAX_REASONS features that raised row `row`'s risk most, largest first.
 
-    Only positive contributions count, and no feature of NEVER_NAMED. Each reason names the
-    feature, the applicant's value and the contribution in log-odds.
+    Only positive contributions count, and no feature of NEVER_NAMED; ties keep the features'
+    order. Each reason names the feature, the applicant's value and the contribution in log-odds.
     """
     raising = [
         (contribution, feature)
@@ -52,4 +55,29 @@ def principal_reasons(
     return [
         {"feature": feature, "value": columns[feature][row], "contribution": contribution}
         for contribution, feature in raising[:MAX_REASONS]
+    ]
+
+
+def principal_reasons_of_rows(
+    features: Sequence[str],
+    contributions: npt.NDArray[np.float64],
+    columns: Mapping[str, Sequence[Any]],
+    rows: Sequence[int],
+) -> list[list[dict[str, Any]]]:
+    """`principal_reasons` of many rows at once: `contributions` has one line per row of `rows`.
+
+    The same reasons in the same order, ranked by numpy: a batch then costs a few array calls and
+    the reasons' dictionaries, instead of a Python loop over every feature of every row.
+    """
+    nameable = np.array([feature not in NEVER_NAMED for feature in features])
+    ranked = np.where(nameable & (contributions > 0), contributions, 0.0)
+    order = np.argsort(-ranked, axis=1, kind="stable")[:, :MAX_REASONS]  # stable: ties in order
+    largest = np.take_along_axis(ranked, order, axis=1)
+    return [
+        [
+            {"feature": features[at], "value": columns[features[at]][row], "contribution": value}
+            for at, value in zip(positions, values, strict=True)
+            if value > 0
+        ]
+        for row, positions, values in zip(rows, order.tolist(), largest.tolist(), strict=True)
     ]

@@ -181,17 +181,26 @@ def riskiest_state_row(client: FlaskClient, result: TrainingResult) -> dict[str,
     return row
 
 
-@pytest.mark.parametrize("query", ["explain=yes", "explain=", "explain=True"])
-def test_explain_must_be_true_or_false(client: FlaskClient, query: str) -> None:
-    response = client.post(f"/predict?{query}", json=ROWS[0])
+@pytest.mark.parametrize(
+    ("endpoint", "body"), [("/predict", ROWS[0]), ("/predict/batch", ROWS[:2])]
+)
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("explain=yes", "explain must be true or false, got 'yes'"),
+        ("explain=", "explain must be true or false, got ''"),
+        ("explain=True", "explain must be true or false, got 'True'"),
+        ("explain=1", "explain must be true or false, got '1'"),
+    ],
+)
+def test_explain_must_be_true_or_false(
+    client: FlaskClient, endpoint: str, body: Any, query: str, message: str
+) -> None:
+    response = client.post(f"{endpoint}?{query}", json=body)
     assert response.status_code == 400
-    value = query.split("=")[1]
-    assert response.get_json() == {
-        "error": f"explain must be true or false, got '{value}'",
-        "type": "InvalidInputError",
-    }
-    assert client.post("/predict?explain=false", json=ROWS[0]).status_code == 200
-    assert client.post("/predict?other=1", json=ROWS[0]).status_code == 200
+    assert response.get_json() == {"error": message, "type": "InvalidInputError"}
+    assert client.post(f"{endpoint}?explain=false", json=body).status_code == 200
+    assert client.post(f"{endpoint}?other=1", json=body).status_code == 200
 
 
 @pytest.mark.parametrize(

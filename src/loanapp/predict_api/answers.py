@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from loanapp.compiled import Scored
+import numpy as np
+
+from loanapp.explain import Explainer
 from loanapp.predict_api.serving_model import ServingModel
-from loanapp.reasons import principal_reasons
-from loanapp.schema import FeatureValue
+from loanapp.reasons import principal_reasons, principal_reasons_of_rows
 from loanapp.validation import ValidatedRows
 
 
@@ -25,11 +26,20 @@ def single_answer(serving: ServingModel, rows: ValidatedRows, explain: bool) -> 
     answer = serving.answer_header | {"prediction": label, "predict_proba": probabilities}
     declined = label == serving.positive_index
     if declined or explain:
-        contributions = _contributions(serving, rows, scored, [0]).get(0)
+        explainer = serving.explainer
+        contributions = (
+            None
+            if explainer is None
+            else explainer.contributions(rows.columns, 1, scored)[0].tolist()
+        )
         if declined:
-            answer["reasons"] = _reasons(serving, contributions, rows.columns, 0)
+            answer["reasons"] = (
+                None
+                if explainer is None or contributions is None
+                else principal_reasons(explainer.features, contributions, rows.columns, 0)
+            )
         if explain:
-            answer["explanation"] = _explanation(serving, contributions)
+            answer["explanation"] = _explanation(explainer, contributions)
     if rows.warnings:
         answer["warnings"] = rows.warnings
     return answer
@@ -43,53 +53,43 @@ def batch_answer(serving: ServingModel, rows: ValidatedRows, explain: bool) -> d
         "predictions": labels.tolist(),
         "predict_proba": scored.probabilities.tolist(),
     }
-    declined = (labels == serving.positive_index).tolist()
-    explained = [row for row in range(rows.row_count) if explain or declined[row]]
-    by_row = _contributions(serving, rows, scored, explained)
-    answer["reasons"] = [
-        _reasons(serving, by_row.get(row), rows.columns, row) if is_declined else []
-        for row, is_declined in enumerate(declined)
-    ]
-    if explain:
-        answer["explanations"] = [
-            _explanation(serving, by_row.get(row)) for row in range(rows.row_count)
-        ]
+    declined = np.flatnonzero(labels == serving.positive_index).tolist()
+    explainer = serving.explainer
+    reasons: list[list[dict[str, Any]] | None] = [[] for _ in range(rows.row_count)]
+    explained = list(range(rows.row_count)) if explain else declined
+    if explainer is None or not explained:
+        for row in declined:
+            reasons[row] = None
+        if explain:
+            answer["explanations"] = [None] * rows.row_count
+    else:
+        if len(explained) < rows.row_count:
+            # The rows' design matrix (and trees' decisions) carry them: no columns are needed.
+            scored = scored.take(explained)
+        contributions = explainer.contributions(rows.columns, len(explained), scored)
+        of_declined = contributions[declined] if explain else contributions
+        for row, found in zip(
+            declined,
+            principal_reasons_of_rows(explainer.features, of_declined, rows.columns, declined),
+            strict=True,
+        ):
+            reasons[row] = found
+        if explain:
+            answer["explanations"] = [
+                _explanation(explainer, row) for row in contributions.tolist()
+            ]
+    answer["reasons"] = reasons
     if rows.warnings:
         answer["warnings"] = rows.warnings
     return answer
 
 
-def _contributions(
-    serving: ServingModel, rows: ValidatedRows, scored: Scored, explained: list[int]
-) -> dict[int, list[float]]:
-    """Contributions of the rows `explained`, by row; none if the model cannot explain."""
-    if serving.explainer is None or not explained:
-        return {}
-    columns = rows.columns
-    if len(explained) < rows.row_count:
-        columns = {name: [values[row] for row in explained] for name, values in columns.items()}
-        scored = scored.take(explained)
-    contributions = serving.explainer.contributions(columns, len(explained), scored)
-    return dict(zip(explained, contributions.tolist(), strict=True))
-
-
-def _reasons(
-    serving: ServingModel,
-    contributions: list[float] | None,
-    columns: dict[str, list[FeatureValue]],
-    row: int,
-) -> list[dict[str, Any]] | None:
-    """The reasons of declined row `row` from its contributions; None if it has none."""
-    if contributions is None or serving.explainer is None:
-        return None
-    return principal_reasons(serving.explainer.features, contributions, columns, row)
-
-
-def _explanation(serving: ServingModel, contributions: list[float] | None) -> dict[str, Any] | None:
+def _explanation(
+    explainer: Explainer | None, contributions: list[float] | None
+) -> dict[str, Any] | None:
     """One row's explanation from its contributions; None if it has none."""
-    if contributions is None or serving.explainer is None:
+    if explainer is None or contributions is None:
         return None
-    explainer = serving.explainer
     return {
         "base_value": explainer.base_value,
         "contributions": dict(zip(explainer.features, contributions, strict=True)),
