@@ -62,8 +62,10 @@ def small_dataset(rows: int = SMALL_ROWS, seed: int = 0) -> Dataset:
 
 
 def train_small(model_type: Any = "logreg", **options: Any) -> TrainingResult:
-    """Train on the small sample with 3 folds."""
-    return train_model(small_dataset(), TrainingOptions(model_type=model_type, folds=3, **options))
+    """Train on the small sample with 3 folds, once."""
+    return train_model(
+        small_dataset(), TrainingOptions(model_type=model_type, folds=3, repeats=1, **options)
+    )
 
 
 def rebuild(artifact: bytes, estimator: Any = None, **metadata_updates: Any) -> bytes:

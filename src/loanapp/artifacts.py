@@ -132,6 +132,10 @@ class Metrics(_Frozen):
     holdout_confusion_matrix: ConfusionMatrix
     train_rows: int
     holdout_rows: int
+    cross_validation_folds: str | None = None
+    """How the CV was run, e.g. "5 x 5 repeated stratified"; None in older artifacts."""
+    holdout_roc_auc_interval: tuple[float, float] | None = None
+    """95 % percentile-bootstrap interval of the holdout ROC-AUC; None in older artifacts."""
 
 
 class TrainingData(_Frozen):

@@ -71,7 +71,7 @@ class LinearExplainer:
         # Minus what each feature's term adds for the average training row: where the one-row
         # path starts its sums.
         offsets = (scorer.coef * scorer.design_mean) @ self._membership
-        self._starts = dict(zip(self.features, (-offsets).tolist(), strict=True))
+        self._starts = dict(zip(self.features, (0.0 - offsets).tolist(), strict=True))  # no -0.0
 
     def contributions(
         self, columns: Columns, rows: int, scored: Scored | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -17,9 +18,10 @@ from loanapp.predict_api.serving_model import SCIKIT_LEARN_UNEXPLAINED, load_ser
 from loanapp.predict_api.slot import ModelSlot
 from loanapp.predict_api.state import PredictApiState
 from loanapp.reasons import MAX_REASONS, NEVER_NAMED
+from loanapp.training import pipelines
 from loanapp.training.train import TrainingResult
 from loanapp.web import get_state
-from tests.factories import rebuild, without_explanation_data
+from tests.factories import rebuild, train_small, without_explanation_data
 
 ROWS = sample_rows(40)
 ALWAYS_DECLINE = 0.0
@@ -143,11 +145,20 @@ def test_a_batch_with_no_decline_has_an_empty_list_of_reasons_per_row(
     assert answer["reasons"] == [[], [], [], [], []]
 
 
+@pytest.fixture(scope="module")
+def logreg_with_state() -> TrainingResult:
+    """A logistic regression that uses every input, the state included, as models did before
+    the state was left out."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipelines, "UNUSED_FEATURES", MappingProxyType({}))
+        return train_small("logreg")
+
+
 def test_the_state_is_never_named_even_when_it_raises_the_risk_most(
-    app: Flask, logreg: TrainingResult
+    app: Flask, logreg_with_state: TrainingResult
 ) -> None:
-    client = serve(app, logreg.artifact, ALWAYS_DECLINE)
-    row = riskiest_state_row(client, logreg)
+    client = serve(app, logreg_with_state.artifact, ALWAYS_DECLINE)
+    row = riskiest_state_row(client, logreg_with_state)
     answer = predict(client, row, explain=True)
     contributions = answer["explanation"]["contributions"]
     assert max(contributions, key=contributions.get) == "addr_state"

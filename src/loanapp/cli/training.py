@@ -88,11 +88,16 @@ def train(
     except OSError as exc:
         raise InvalidInputError(f"cannot write {out}: {exc.strerror}") from exc
     metrics = result.metadata.metrics
-    click.echo(f"{'metric':<10} {'cv mean':>9} {'cv std':>8} {'holdout':>9}")
+    width = max(len("metric"), *map(len, metrics.cross_validation))
+    click.echo(f"{'metric':<{width}} {'cv mean':>9} {'cv std':>8} {'holdout':>9}")
     for metric, summary in metrics.cross_validation.items():
         click.echo(
-            f"{metric:<10} {summary.mean:>9.4f} {summary.std:>8.4f} {metrics.holdout[metric]:>9.4f}"
+            f"{metric:<{width}} {summary.mean:>9.4f} {summary.std:>8.4f} "
+            f"{metrics.holdout[metric]:>9.4f}"
         )
+    if metrics.holdout_roc_auc_interval is not None:
+        low, high = metrics.holdout_roc_auc_interval
+        click.echo(f"holdout roc_auc 95% bootstrap interval {low:.4f} to {high:.4f}")
     matrix = metrics.holdout_confusion_matrix
     decision = result.metadata.decision
     click.echo(

@@ -7,9 +7,8 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sklearn.base import clone
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import RepeatedStratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from loanapp.artifacts import ConfusionMatrix, MetricSummary
@@ -23,7 +22,13 @@ METRICS: dict[str, Callable[[Labels, Probabilities], float]] = {
     "pr_auc": lambda y, p: float(average_precision_score(y, p)),
     "brier": lambda y, p: float(brier_score_loss(y, p)),
     "log_loss": lambda y, p: float(log_loss(y, p, labels=[0, 1])),
+    "ece": lambda y, p: expected_calibration_error(y, p),
+    "calibration_slope": lambda y, p: calibration_slope_intercept(y, p)[0],
+    "calibration_intercept": lambda y, p: calibration_slope_intercept(y, p)[1],
+    "calibration_in_the_large": lambda y, p: float(np.mean(p) - np.mean(y)),
 }
+ECE_BINS = 10
+BOOTSTRAP_SAMPLES = 1000
 THRESHOLD_GRID = np.round(np.arange(0.005, 1.0, 0.005), 3)
 
 
@@ -33,23 +38,30 @@ def score(target: Labels, positive_probability: Probabilities) -> dict[str, floa
 
 
 def cross_validate(
-    pipeline: Pipeline,
+    fit: Callable[[pd.DataFrame, Labels], Pipeline],
     features: pd.DataFrame,
     target: Labels,
     *,
     folds: int,
+    repeats: int,
     seed: int,
     progress: Callable[[str], None],
 ) -> tuple[dict[str, MetricSummary], Probabilities]:
-    """Stratified k-fold CV: per-metric mean and std over folds, and out-of-fold probabilities."""
-    out_of_fold = np.zeros(len(target), dtype=np.float64)
+    """Repeated stratified k-fold CV of what `fit` returns: per-metric mean and standard deviation
+    over all folds of all repeats, and the out-of-fold probabilities (repeats x rows).
+
+    The folds depend on `seed` only, so candidates cross-validated with one seed are compared
+    fold by fold (paired).
+    """
+    out_of_fold = np.zeros((repeats, len(target)), dtype=np.float64)
     fold_scores: list[dict[str, float]] = []
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for fold, (fit_rows, test_rows) in enumerate(splitter.split(features, target), start=1):
-        model = clone(pipeline).fit(features.iloc[fit_rows], target[fit_rows])
-        out_of_fold[test_rows] = model.predict_proba(features.iloc[test_rows])[:, 1]
-        fold_scores.append(score(target[test_rows], out_of_fold[test_rows]))
-        progress(f"  fold {fold}/{folds}: roc_auc {fold_scores[-1]['roc_auc']:.4f}")
+    splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+    for fold, (fit_rows, test_rows) in enumerate(splitter.split(features, target)):
+        model = fit(features.iloc[fit_rows], target[fit_rows])
+        probability = model.predict_proba(features.iloc[test_rows])[:, 1]
+        out_of_fold[fold // folds, test_rows] = probability
+        fold_scores.append(score(target[test_rows], probability))
+        progress(f"  fold {fold + 1}/{folds * repeats}: roc_auc {fold_scores[-1]['roc_auc']:.4f}")
     summary = {
         name: MetricSummary(
             mean=float(np.mean([s[name] for s in fold_scores])),
@@ -58,6 +70,54 @@ def cross_validate(
         for name in METRICS
     }
     return summary, out_of_fold
+
+
+def expected_calibration_error(target: Labels, positive_probability: Probabilities) -> float:
+    """Mean |observed rate - mean probability| over ECE_BINS equal-count bins, weighted by size."""
+    order = np.argsort(positive_probability, kind="stable")
+    bins = np.array_split(order, ECE_BINS)
+    return float(
+        sum(
+            len(rows) * abs(target[rows].mean() - positive_probability[rows].mean())
+            for rows in bins
+            if len(rows)
+        )
+        / len(target)
+    )
+
+
+def calibration_slope_intercept(
+    target: Labels, positive_probability: Probabilities
+) -> tuple[float, float]:
+    """Slope and intercept of logit P(positive) = intercept + slope x logit p, fitted by maximum
+    likelihood (Newton): 1 and 0 for a calibrated model; a slope below 1 is overconfidence."""
+    p = np.clip(positive_probability, 1e-12, 1 - 1e-12)
+    design = np.column_stack([np.log(p / (1 - p)), np.ones(len(p))])
+    weights = np.array([1.0, 0.0])
+    for _ in range(50):
+        fitted = 1.0 / (1.0 + np.exp(-(design @ weights)))
+        gradient = design.T @ (target - fitted)
+        hessian = (design * (fitted * (1 - fitted))[:, None]).T @ design
+        step = np.linalg.solve(hessian, gradient)
+        weights += step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    return float(weights[0]), float(weights[1])
+
+
+def bootstrap_roc_auc_interval(
+    target: Labels, positive_probability: Probabilities, seed: int, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the ROC-AUC (resamples holding both classes)."""
+    generator = np.random.default_rng(seed)
+    values = []
+    for _ in range(BOOTSTRAP_SAMPLES):
+        rows = generator.integers(0, len(target), len(target))
+        if 0 < target[rows].sum() < len(rows):
+            values.append(roc_auc_score(target[rows], positive_probability[rows]))
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
 
 
 def choose_threshold(

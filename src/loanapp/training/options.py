@@ -13,6 +13,7 @@ DEFAULT_MODEL_TYPE: ModelType = "logreg"
 
 DEFAULT_SEED = 42
 DEFAULT_FOLDS = 5
+DEFAULT_REPEATS = 5
 DEFAULT_HOLDOUT_FRACTION = 0.2
 # Costs in units of the loan amount: most of a defaulted loan is lost, while rejecting a good
 # applicant forfeits only the interest margin the loan would have earned.
@@ -28,6 +29,7 @@ class TrainingOptions:
     name: str = DEFAULT_MODEL_NAME
     seed: int = DEFAULT_SEED
     folds: int = DEFAULT_FOLDS
+    repeats: int = DEFAULT_REPEATS
     holdout_fraction: float = DEFAULT_HOLDOUT_FRACTION
     cost_of_default: float = DEFAULT_COST_OF_DEFAULT
     cost_of_rejected_good: float = DEFAULT_COST_OF_REJECTED_GOOD

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
-from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
@@ -29,13 +29,14 @@ from loanapp.schema import FeatureValue, InputSchema
 from loanapp.training.compile import compile_pipeline
 from loanapp.training.data import CLASSES, POSITIVE_CLASS, TARGET_COLUMN, Dataset
 from loanapp.training.evaluation import (
+    bootstrap_roc_auc_interval,
     choose_threshold,
     confusion_matrix_at,
     cross_validate,
     score,
 )
 from loanapp.training.options import TrainingOptions
-from loanapp.training.pipelines import build_pipeline
+from loanapp.training.pipelines import fit_pipeline
 
 REFERENCE_ROWS = 8
 # A reloaded model with the same library versions reproduces its probabilities bit for bit;
@@ -70,21 +71,32 @@ def train_model(
         stratify=dataset.target,
         random_state=options.seed,
     )
-    pipeline = build_pipeline(options.model_type, schema, options.seed)
 
-    progress(f"cross-validating {options.model_type}: {options.folds} folds on {len(train_y)} rows")
+    def fit(rows: pd.DataFrame, target: npt.NDArray[np.int64]) -> Pipeline:
+        return fit_pipeline(options.model_type, schema, options.seed, rows, target)
+
+    progress(
+        f"cross-validating {options.model_type}: {options.folds} folds x {options.repeats} "
+        f"repeats on {len(train_y)} rows"
+    )
     cross_validation, out_of_fold = cross_validate(
-        pipeline, train_x, train_y, folds=options.folds, seed=options.seed, progress=progress
+        fit,
+        train_x,
+        train_y,
+        folds=options.folds,
+        repeats=options.repeats,
+        seed=options.seed,
+        progress=progress,
     )
     threshold = choose_threshold(
-        train_y,
-        out_of_fold,
+        np.tile(train_y, options.repeats),
+        out_of_fold.ravel(),
         cost_of_default=options.cost_of_default,
         cost_of_rejected_good=options.cost_of_rejected_good,
     )
 
     progress(f"fitting on {len(train_y)} rows, evaluating on {len(holdout_y)} held-out rows")
-    model = clone(pipeline).fit(train_x, train_y)
+    model = fit(train_x, train_y)
     holdout_probability = model.predict_proba(holdout_x)[:, 1]
     metrics = Metrics(
         cross_validation=cross_validation,
@@ -92,6 +104,10 @@ def train_model(
         holdout_confusion_matrix=confusion_matrix_at(holdout_y, holdout_probability, threshold),
         train_rows=len(train_y),
         holdout_rows=len(holdout_y),
+        cross_validation_folds=f"{options.folds} x {options.repeats} repeated stratified",
+        holdout_roc_auc_interval=bootstrap_roc_auc_interval(
+            holdout_y, holdout_probability, options.seed
+        ),
     )
     compiled = _compile_checked(model, train_x, holdout_x, progress)
     metadata = _describe(model, schema, dataset, options, threshold, metrics, compiled, holdout_x)
