@@ -40,7 +40,7 @@ def test_train_push_versions_shows_the_sha256(tmp_path: Path) -> None:
     digest = hashlib.sha256((tmp_path / "m.bin").read_bytes()).hexdigest()
     assert f"version {digest}" in trained.stdout
     assert "roc_auc" in trained.stdout
-    assert "fold 5/5" in trained.stderr  # progress while it works
+    assert "fold 25/25" in trained.stderr  # progress while it works (5 folds x 5 repeats)
     pushed = run("push", "m.bin", "--alias", "production", cwd=tmp_path)
     assert pushed.returncode == 0, pushed.stderr
     listed = run("versions", cwd=tmp_path)

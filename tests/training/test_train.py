@@ -34,7 +34,16 @@ def test_metadata_describes_the_model(result_name: str, request: pytest.FixtureR
     metadata = request.getfixturevalue(result_name).metadata
     assert metadata.model_type == result_name
     assert metadata.target.positive_class == "bad"
-    assert set(metadata.metrics.cross_validation) == {"roc_auc", "pr_auc", "brier", "log_loss"}
+    assert set(metadata.metrics.cross_validation) == {
+        "roc_auc",
+        "pr_auc",
+        "brier",
+        "log_loss",
+        "ece",
+        "calibration_slope",
+        "calibration_intercept",
+        "calibration_in_the_large",
+    }
     assert 0.5 < metadata.metrics.holdout["roc_auc"] <= 1.0
     assert 0.0 < metadata.decision.threshold < 1.0
     matrix = metadata.metrics.holdout_confusion_matrix
