@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from loanapp.explain import Explainer
+from loanapp.metrics.predictions import record_predictions
+from loanapp.predict_api.scoring import count_scored
 from loanapp.predict_api.serving_model import ServingModel
 from loanapp.reasons import principal_reasons, principal_reasons_of_rows
 from loanapp.validation import ValidatedRows
@@ -25,6 +27,8 @@ def single_answer(serving: ServingModel, rows: ValidatedRows, explain: bool) -> 
     label = serving.label(probabilities)
     answer = serving.answer_header | {"prediction": label, "predict_proba": probabilities}
     declined = label == serving.positive_index
+    positive = probabilities[serving.positive_index]
+    record_predictions(serving.version, int(declined), int(not declined), (positive,))
     if declined or explain:
         explainer = serving.explainer
         contributions = (
@@ -49,6 +53,7 @@ def batch_answer(serving: ServingModel, rows: ValidatedRows, explain: bool) -> d
     """The answer to /predict/batch: `reasons` (and `explanations`) aligned with `predictions`."""
     scored = serving.score(rows.columns, rows.row_count)
     labels = serving.labels(scored.probabilities)
+    count_scored(serving, scored.probabilities, labels)
     answer = serving.answer_header | {
         "predictions": labels.tolist(),
         "predict_proba": scored.probabilities.tolist(),

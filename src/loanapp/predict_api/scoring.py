@@ -39,7 +39,14 @@ def score_rows(
     """Class probabilities and labels of validated rows, counted by version and decision."""
     probabilities = serving.predict_proba(rows.columns, rows.row_count)
     labels = serving.labels(probabilities)
+    count_scored(serving, probabilities, labels)
+    return probabilities, labels
+
+
+def count_scored(
+    serving: ServingModel, probabilities: npt.NDArray[np.float64], labels: npt.NDArray[np.int64]
+) -> None:
+    """Count scored rows by version and decision, and observe each row's p(bad)."""
     declined = int((labels == serving.positive_index).sum())
     positives = probabilities[:, serving.positive_index].tolist()
     record_predictions(serving.version, declined, len(labels) - declined, positives)
-    return probabilities, labels

@@ -9,10 +9,10 @@ from threadpoolctl import threadpool_info
 
 from loanapp.errors import InvalidInputError, quoted
 from loanapp.predict_api.answers import batch_answer, single_answer
+from loanapp.predict_api.scoring import take_serving_model, validated_rows
 from loanapp.predict_api.slot import ModelSlot
 from loanapp.predict_api.state import PredictApiState
 from loanapp.settings import PredictApiSettings
-from loanapp.validation import validate_request
 from loanapp.web import get_state, json_response, read_json_body
 
 blueprint = Blueprint("predict_api", __name__)
@@ -31,8 +31,8 @@ def predict() -> Response:
     """One applicant: label, class probabilities, model version; the reasons of a decline."""
     body = read_json_body(request)
     explain = _explain_requested()
-    serving = _slot().require()  # taken once: this request finishes on this model
-    rows = validate_request(serving.metadata.input_schema, body, single=True, max_rows=1)
+    serving = take_serving_model(_slot())
+    rows = validated_rows(serving, body, single=True, max_rows=1)
     return json_response(single_answer(serving, rows, explain))
 
 
@@ -41,13 +41,8 @@ def predict_batch() -> Response:
     """Many applicants, answered in order, all by the same model version."""
     body = read_json_body(request)
     explain = _explain_requested()
-    serving = _slot().require()
-    rows = validate_request(
-        serving.metadata.input_schema,
-        body,
-        single=False,
-        max_rows=_settings().max_batch_rows,
-    )
+    serving = take_serving_model(_slot())
+    rows = validated_rows(serving, body, single=False, max_rows=_settings().max_batch_rows)
     return json_response(batch_answer(serving, rows, explain))
 
 
@@ -64,7 +59,7 @@ def _explain_requested() -> bool:
 @blueprint.get("/model")
 def model() -> Response:
     """The model serving now: version, when it was loaded, schema, metrics, threshold."""
-    serving = _slot().require()
+    serving = take_serving_model(_slot())
     metadata = serving.metadata
     return json_response(
         {
