@@ -55,7 +55,7 @@ from loanapp.dev.traffic import sample_rows
 from loanapp.errors import LoanappError
 from loanapp.predict_api.serving_model import load_serving_model
 from loanapp.training.data import load_dataset
-from loanapp.training.options import DEFAULT_MODEL_TYPE, TrainingOptions
+from loanapp.training.options import DEFAULT_MODEL_TYPE, QUICK_REPEATS, TrainingOptions
 from loanapp.training.train import TrainingResult, train_model
 
 HOST = "127.0.0.1"
@@ -215,7 +215,8 @@ def train_models(bench: Bench) -> dict[str, TrainingResult]:
     trained: dict[str, TrainingResult] = {}
     for model_type in MODELS:
         bench.say(f"training {model_type}")
-        trained[model_type] = train_model(dataset, TrainingOptions(model_type=model_type))
+        options = TrainingOptions(model_type=model_type, repeats=QUICK_REPEATS)
+        trained[model_type] = train_model(dataset, options)
         (bench.work_dir / f"{model_type}.bin").write_bytes(trained[model_type].artifact)
     return trained
 

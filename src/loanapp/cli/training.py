@@ -14,6 +14,7 @@ from loanapp.training.options import (
     DEFAULT_COST_OF_DEFAULT,
     DEFAULT_COST_OF_REJECTED_GOOD,
     DEFAULT_MODEL_TYPE,
+    DEFAULT_REPEATS,
     DEFAULT_SEED,
     MODEL_TYPES,
     TrainingOptions,
@@ -53,6 +54,13 @@ def _cost_option(flag: str, default: float, when: str) -> Callable[[OptionTarget
     help="Where to write the artifact.",
 )
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)
+@click.option(
+    "--repeats",
+    type=click.IntRange(min=1),
+    default=DEFAULT_REPEATS,
+    show_default=True,
+    help="Rounds of 5-fold cross-validation, each with other folds (1 is quicker).",
+)
 @_cost_option("--cost-of-default", DEFAULT_COST_OF_DEFAULT, "an approved applicant defaults")
 @_cost_option(
     "--cost-of-rejected-good", DEFAULT_COST_OF_REJECTED_GOOD, "a good applicant is rejected"
@@ -65,6 +73,7 @@ def train(
     data: Path | None,
     out: Path,
     seed: int,
+    repeats: int,
     cost_of_default: float,
     cost_of_rejected_good: float,
     name: str | None,
@@ -77,6 +86,7 @@ def train(
         model_type=model_type,
         name=context.model_name(name),
         seed=seed,
+        repeats=repeats,
         cost_of_default=cost_of_default,
         cost_of_rejected_good=cost_of_rejected_good,
     )

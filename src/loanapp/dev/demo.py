@@ -18,7 +18,7 @@ from loanapp.defaults import DEFAULT_ALIAS, DEFAULT_MODEL_NAME
 from loanapp.dev.processes import free_port
 from loanapp.dev.stack import LocalStack, wait_for_served_version
 from loanapp.dev.traffic import Reply, summarize
-from loanapp.training.options import ModelType, TrainingOptions
+from loanapp.training.options import QUICK_REPEATS, ModelType, TrainingOptions
 
 DEMO_ACTOR = "demo"
 TRAFFIC_MAX_SECONDS = 150.0
@@ -78,7 +78,7 @@ def _train(work_dir: Path, step: _Steps) -> list[TrainedArtifact]:
     dataset = load_dataset()
     trained = []
     for model_type in DEMO_MODEL_TYPES:
-        result = train_model(dataset, TrainingOptions(model_type=model_type))
+        result = train_model(dataset, TrainingOptions(model_type=model_type, repeats=QUICK_REPEATS))
         path = work_dir / f"{model_type}.bin"
         path.write_bytes(result.artifact)
         trained.append(TrainedArtifact(model_type, path, result.version))

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from loanapp.defaults import DEFAULT_ALIAS
 from loanapp.store.registry import ModelRegistry
-from loanapp.training.options import DEFAULT_MODEL_TYPE, TrainingOptions
+from loanapp.training.options import DEFAULT_MODEL_TYPE, QUICK_REPEATS, TrainingOptions
 
 
 def ensure_default_model(
@@ -18,9 +18,8 @@ def ensure_default_model(
         from loanapp.training.train import train_model  # scikit-learn: only when training
 
         progress(f"store is empty: training the default {DEFAULT_MODEL_TYPE} model")
-        result = train_model(
-            load_dataset(), TrainingOptions(model_type=DEFAULT_MODEL_TYPE, name=name)
-        )
+        options = TrainingOptions(model_type=DEFAULT_MODEL_TYPE, name=name, repeats=QUICK_REPEATS)
+        result = train_model(load_dataset(), options)
         return registry.publish(
             result.artifact, actor=actor, name=name, alias=DEFAULT_ALIAS
         ).version

@@ -14,6 +14,9 @@ DEFAULT_MODEL_TYPE: ModelType = "logreg"
 DEFAULT_SEED = 42
 DEFAULT_FOLDS = 5
 DEFAULT_REPEATS = 5
+# Where training is a means (the demo, the benchmark, a fresh store's first model), one round of
+# folds: 5x5 CV of the trees takes minutes on two cores, and those runs choose no model.
+QUICK_REPEATS = 1
 DEFAULT_HOLDOUT_FRACTION = 0.2
 # Costs in units of the loan amount: most of a defaulted loan is lost, while rejecting a good
 # applicant forfeits only the interest margin the loan would have earned.
