@@ -10,6 +10,7 @@ from loanapp.training.evaluation import (
     bootstrap_roc_auc_interval,
     calibration_slope_intercept,
     expected_calibration_error,
+    rank_roc_auc,
 )
 from loanapp.training.train import TrainingResult
 
@@ -50,3 +51,13 @@ def test_every_artifact_stores_cv_and_holdout_calibration(logreg: TrainingResult
     assert metrics.holdout_roc_auc_interval is not None
     low, high = metrics.holdout_roc_auc_interval
     assert low < metrics.holdout["roc_auc"] < high
+
+
+def test_the_rank_auc_is_scikit_learns_with_ties_too() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    tied = np.round(PROBABILITY, 2)  # many equal scores
+    for probability in (PROBABILITY, tied):
+        assert rank_roc_auc(TARGET, probability) == pytest.approx(
+            roc_auc_score(TARGET, probability), abs=1e-12
+        )

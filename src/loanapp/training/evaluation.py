@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 from sklearn.model_selection import RepeatedStratifiedKFold
 from sklearn.pipeline import Pipeline
@@ -105,6 +106,16 @@ def calibration_slope_intercept(
     return float(weights[0]), float(weights[1])
 
 
+def rank_roc_auc(target: Labels, positive_probability: Probabilities) -> float:
+    """ROC-AUC as the Mann-Whitney statistic of the ranks (ties count half), what roc_auc_score
+    gives, without its input checks: a thousand bootstrap resamples take 0.5 s, not 6."""
+    ranks = rankdata(positive_probability)
+    positives = target == 1
+    count = int(positives.sum())
+    others = len(target) - count
+    return float((ranks[positives].sum() - count * (count + 1) / 2) / (count * others))
+
+
 def bootstrap_roc_auc_interval(
     target: Labels, positive_probability: Probabilities, seed: int, level: float = 0.95
 ) -> tuple[float, float]:
@@ -114,7 +125,7 @@ def bootstrap_roc_auc_interval(
     for _ in range(BOOTSTRAP_SAMPLES):
         rows = generator.integers(0, len(target), len(target))
         if 0 < target[rows].sum() < len(rows):
-            values.append(roc_auc_score(target[rows], positive_probability[rows]))
+            values.append(rank_roc_auc(target[rows], positive_probability[rows]))
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail])
     return float(low), float(high)
