@@ -54,6 +54,7 @@ from loanapp.errors import (
     PayloadTooLargeError,
     RequestValidationError,
     UntrustedArtifactError,
+    quoted,
 )
 from loanapp.schema import FeatureValue, InputSchema
 from loanapp.validation import validate_request
@@ -197,7 +198,7 @@ def check_version_id(version: str) -> str:
     """Return `version` if it is a full hex SHA-256, else raise InvalidInputError."""
     if len(version) != 64 or not is_hex(version):
         raise InvalidInputError(
-            f"{version!r} is not a SHA-256 version id (64 lowercase hex digits)"
+            f"{quoted(version)} is not a SHA-256 version id (64 lowercase hex digits)"
         )
     return version
 

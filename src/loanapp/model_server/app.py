@@ -10,6 +10,7 @@ from loanapp.model_server.catalog import ModelCatalog, RegistryCatalog
 from loanapp.model_server.pinned import PinnedCatalog
 from loanapp.model_server.state import ModelServerState
 from loanapp.model_server.views import blueprint
+from loanapp.openapi.page import docs_blueprint
 from loanapp.settings import ModelServerSettings, load_settings
 from loanapp.store.registry import ModelRegistry
 from loanapp.store.uri import open_store
@@ -30,6 +31,7 @@ def create_app(
     install_state(app, state)
     install_common_handlers(app, "model-server")
     app.register_blueprint(blueprint)
+    app.register_blueprint(docs_blueprint("loanapp model server"))
     state.start()
     return app
 

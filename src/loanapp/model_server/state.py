@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from loanapp.model_server.catalog import ModelCatalog
+from loanapp.openapi.common import DocumentCache
 from loanapp.settings import ModelServerSettings
 
 
@@ -17,6 +18,8 @@ class ModelServerState:
     catalog: ModelCatalog
     long_polls: threading.BoundedSemaphore
     """Per process: each worker holds at most this many long-polls, whatever its threads."""
+    documents: DocumentCache = field(default_factory=DocumentCache)
+    """The OpenAPI document, whose examples name the current version."""
 
     def start(self) -> None:
         """Start following the store."""

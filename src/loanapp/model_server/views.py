@@ -8,11 +8,12 @@ import math
 from flask import Blueprint, Response, current_app, g, request, url_for
 
 from loanapp.artifacts import check_version_id
-from loanapp.errors import InvalidInputError, LoanappError, MalformedRequestError
+from loanapp.errors import InvalidInputError, LoanappError, MalformedRequestError, quoted
 from loanapp.metrics.model_server import LONG_POLLS_HELD, PUBLISHES, record_alias_change
 from loanapp.model_server.auth import require_admin
 from loanapp.model_server.catalog import ModelCatalog
 from loanapp.model_server.state import ModelServerState
+from loanapp.openapi.model_server import build_model_server_document
 from loanapp.request_bodies import read_body
 from loanapp.settings import ModelServerSettings
 from loanapp.store.registry import AliasRecord, check_name
@@ -22,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 ACTOR_HEADER = "X-Loanapp-Actor"
 MAX_ACTOR_CHARS = 100
+# The example version of the document while the model has none.
+PLACEHOLDER_VERSION = "0" * 64
 # A version's bytes never change, so any cache may keep them forever.
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -45,6 +48,19 @@ def readyz() -> Response:
         body = {"status": "not ready", "detail": exc.message, "model": name, **catalog.status()}
         return json_response(body, 503)
     return json_response({"status": "ready", "model": name, "version": version, **catalog.status()})
+
+
+@blueprint.get("/openapi.json")
+def openapi() -> Response:
+    """This server's OpenAPI 3.1 document; its examples name the model's current version."""
+    state = _state()
+    name, alias = state.settings.model_name, state.catalog.alias
+    try:
+        version = state.catalog.current(name)
+    except LoanappError:  # no version yet, or the store is down: the document still answers
+        version = PLACEHOLDER_VERSION
+    data = state.documents.get(version, lambda: build_model_server_document(name, alias, version))
+    return Response(data, mimetype="application/json")
 
 
 @blueprint.get("/v1/models")
@@ -110,9 +126,8 @@ def upload_version(name: str) -> Response:
     check_name("model name", name)
     alias = request.args.get("alias")
     if request.mimetype != "application/octet-stream":
-        raise MalformedRequestError(
-            f"Content-Type must be application/octet-stream, got {request.mimetype or 'none'!r}"
-        )
+        got = quoted(request.mimetype or "none")
+        raise MalformedRequestError(f"Content-Type must be application/octet-stream, got {got}")
     data = read_body(request)  # bounded however it is framed, as the predict API's bodies are
     record = _catalog().publish(data, actor=actor, name=name, alias=alias)
     PUBLISHES.labels(record.name).inc()
@@ -173,7 +188,7 @@ def _wait_seconds(raw: str | None, limit: float) -> float:
     except ValueError:
         wait = math.nan
     if not math.isfinite(wait) or wait < 0:
-        raise InvalidInputError(f"wait must be a number of seconds >= 0, got {raw!r}")
+        raise InvalidInputError(f"wait must be a number of seconds >= 0, got {quoted(raw)}")
     return min(wait, limit)
 
 

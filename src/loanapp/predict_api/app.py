@@ -7,6 +7,7 @@ import os
 from flask import Flask
 from threadpoolctl import threadpool_limits
 
+from loanapp.openapi.page import docs_blueprint
 from loanapp.predict_api.cache import ArtifactCache
 from loanapp.predict_api.client import ModelServerClient
 from loanapp.predict_api.slot import ModelSlot
@@ -41,6 +42,7 @@ def create_app(settings: PredictApiSettings | None = None, *, follow: bool = Tru
     install_common_handlers(app, "predict-api")
     app.register_blueprint(blueprint)
     app.register_blueprint(open_inference)
+    app.register_blueprint(docs_blueprint("loanapp predict API"))
     if follow:
         state.start()
     return app

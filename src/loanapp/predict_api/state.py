@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from loanapp.openapi.common import DocumentCache
 from loanapp.predict_api.slot import ModelSlot
 from loanapp.predict_api.watcher import ModelWatcher
 from loanapp.settings import PredictApiSettings
@@ -16,6 +17,8 @@ class PredictApiState:
     settings: PredictApiSettings
     slot: ModelSlot
     watcher: ModelWatcher
+    documents: DocumentCache = field(default_factory=DocumentCache)
+    """The OpenAPI document of the version served."""
 
     def start(self) -> None:
         """Follow the model server (the cached version only if it is not reached in time).

@@ -62,6 +62,8 @@ def input_columns(schema: InputSchema, body: object) -> tuple[dict[str, list[Any
     if len(set(lengths.values())) > 1:
         shown = ", ".join(f"{quoted(name)}: {length}" for name, length in lengths.items())
         raise MalformedRequestError(f"every input must have the same first dimension ({shown})")
+    if "outputs" in body and not isinstance(body["outputs"], list):
+        raise MalformedRequestError("'outputs' must be a list of objects with a 'name'")
     return columns, _requested_outputs(body.get("outputs"))
 
 
@@ -85,7 +87,7 @@ def _input_tensor(
     ):
         raise MalformedRequestError(f"{where}: shape must be [N] or [N, 1], got {clip(str(shape))}")
     datatype = tensor.get("datatype")
-    if datatype not in DATATYPES:
+    if not isinstance(datatype, str) or datatype not in DATATYPES:  # a list or object: unhashable
         raise MalformedRequestError(f"{where}: datatype {clip(str(datatype))} is not a V2 datatype")
     kind = kinds.get(name)
     if kind is not None and datatype not in ACCEPTED_DATATYPES[kind]:

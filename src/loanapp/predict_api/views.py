@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, request
 from threadpoolctl import threadpool_info
 
 from loanapp.errors import InvalidInputError, quoted
+from loanapp.openapi.predict_api import ServedModel, build_predict_api_document
 from loanapp.predict_api.answers import batch_answer, single_answer
 from loanapp.predict_api.scoring import take_serving_model, validated_rows
 from loanapp.predict_api.slot import ModelSlot
@@ -79,6 +80,21 @@ def model() -> Response:
             "metrics": metadata.metrics.model_dump(),
         }
     )
+
+
+@blueprint.get("/openapi.json")
+def openapi() -> Response:
+    """This API's OpenAPI 3.1 document for the model serving now; 503 before one is loaded."""
+    state = get_state(current_app, PredictApiState)
+    serving = take_serving_model(state.slot)
+    served = ServedModel(
+        serving.version,
+        serving.metadata,
+        state.settings.max_batch_rows,
+        state.settings.max_body_bytes,
+    )
+    data = state.documents.get(serving.version, lambda: build_predict_api_document(served))
+    return Response(data, mimetype="application/json")
 
 
 @blueprint.get("/healthz")

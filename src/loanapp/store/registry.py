@@ -50,6 +50,7 @@ from loanapp.errors import (
     ObjectNotFoundError,
     PreconditionFailedError,
     VersionNotFoundError,
+    quoted,
 )
 from loanapp.signing import VersionSignature, check_signature
 from loanapp.store.objects import ObjectStore, StoredObject
@@ -138,7 +139,7 @@ def check_name(kind: str, value: str) -> str:
     """Return a model or alias name if it is safe as part of a key, else raise InvalidInputError."""
     if not _NAME_PATTERN.fullmatch(value):
         raise InvalidInputError(
-            f"invalid {kind} {value!r}: use 1-64 characters a-z, 0-9, '.', '_' or '-', "
+            f"invalid {kind} {quoted(value)}: use 1-64 characters a-z, 0-9, '.', '_' or '-', "
             "starting with a letter or digit"
         )
     return value
