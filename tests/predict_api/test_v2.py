@@ -206,6 +206,9 @@ def with_input(name: str, **changes: Any) -> dict[str, Any]:
         (with_input("int_rate", shape=[-5]), "input 'int_rate': shape must be [N] or [N, 1]"),
         (with_input("int_rate", shape=[4]), "input 'int_rate': shape [4] holds 4 values, data"),
         (with_input("int_rate", datatype="FLOAT"), "datatype FLOAT is not a V2 datatype"),
+        # found by fuzzing: an unhashable datatype was a 500
+        (with_input("int_rate", datatype={}), "datatype {} is not a V2 datatype"),
+        (with_input("int_rate", datatype=["FP64"]), "datatype ['FP64'] is not a V2 datatype"),
         (with_input("term", datatype="FP64"), "datatype FP64 does not fit a category feature"),
         (with_input("int_rate", datatype="BYTES"), "datatype BYTES does not fit a number feature"),
         (with_input("int_rate", data={"0": 1.0}), "input 'int_rate': data must be a list"),
@@ -222,6 +225,8 @@ def with_input(name: str, **changes: Any) -> dict[str, Any]:
             {"inputs": tensors(ROWS), "outputs": [{"name": "explanation"}]},
             "unknown output 'explanation'",
         ),
+        # found by fuzzing: null was taken for "every output"
+        ({"inputs": tensors(ROWS), "outputs": None}, "'outputs' must be a list of objects"),
     ],
 )
 def test_malformed_tensors_are_400_saying_what_and_where(
