@@ -53,8 +53,9 @@ def stack(tmp_path: Path, logreg: TrainingResult, gbm: TrainingResult) -> Iterat
         yield started
 
 
-def fuzz(base_url: str, *headers: str) -> subprocess.CompletedProcess[str]:
-    """schemathesis' command line against the service's /openapi.json."""
+def fuzz(base_url: str, work_dir: Path, *headers: str) -> subprocess.CompletedProcess[str]:
+    """schemathesis' command line against the service's /openapi.json, run in `work_dir`: its
+    cache of past crashes, which it would replay, stays out of the repository and of later runs."""
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
         f"--config-file={CONFIG}",
@@ -70,7 +71,9 @@ def fuzz(base_url: str, *headers: str) -> subprocess.CompletedProcess[str]:
         "--no-color",
         *[argument for header in headers for argument in ("-H", header)],
     ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=600, check=False, cwd=work_dir
+    )
 
 
 def assert_healthy(base_url: str) -> None:
@@ -79,15 +82,15 @@ def assert_healthy(base_url: str) -> None:
         assert response.status_code == 200, (path, response.text)
 
 
-def test_predict_api_conforms_to_its_document(stack: LocalStack) -> None:
-    result = fuzz(stack.predict_api_url)
+def test_predict_api_conforms_to_its_document(stack: LocalStack, tmp_path: Path) -> None:
+    result = fuzz(stack.predict_api_url, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert_healthy(stack.predict_api_url)
 
 
-def test_model_server_conforms_to_its_document(stack: LocalStack) -> None:
+def test_model_server_conforms_to_its_document(stack: LocalStack, tmp_path: Path) -> None:
     token = f"Authorization: Bearer {ADMIN_TOKEN}"
-    result = fuzz(stack.model_server_url, token)
+    result = fuzz(stack.model_server_url, tmp_path, token)
     assert result.returncode == 0, result.stdout + result.stderr
     assert_healthy(stack.model_server_url)
     assert_healthy(stack.predict_api_url)
