@@ -26,6 +26,7 @@ from loanapp.openapi.common import (
     service_paths,
 )
 from loanapp.predict_api.tensors import DATATYPES, METADATA_DATATYPES, OUTPUT_NAMES
+from loanapp.reasons import MAX_REASONS
 from loanapp.schema import FeatureSpec, InputSchema
 from loanapp.validation.values import Column
 
@@ -73,6 +74,7 @@ def build_predict_api_document(served: ServedModel) -> Document:
                 "worker_pid": {"type": "integer"},
             },
         },
+        **_explanation_schemas(schema.names),
         **_v2_schemas(schema, classes),
         **model_schemas([DecisionRule, Metrics, InputSchema]),
     }
@@ -186,14 +188,35 @@ def _prediction_schema(classes: int, *, batch: bool) -> Schema:
         "description": "Index in `classes` of the predicted class (the positive class when its "
         "probability is at least `threshold`).",
     }
+    reasons: Schema = {
+        "type": ["array", "null"],
+        "items": ref("Reason"),
+        "maxItems": MAX_REASONS,
+        "description": "The features that raised the risk most, largest first (never the state "
+        "or the income verification); null if the model serving cannot explain.",
+    }
+    explanation: Schema = {"anyOf": [ref("Explanation"), {"type": "null"}]}
     answer = {
         "prediction": label,
         "predict_proba": probabilities,
+        "reasons": reasons | {"description": "With a decline only. " + reasons["description"]},
+        "explanation": explanation | {"description": "With ?explain=true only."},
     }
     if batch:
         answer = {
             "predictions": {"type": "array", "items": label},
             "predict_proba": {"type": "array", "items": probabilities},
+            "reasons": {
+                "type": "array",
+                "items": reasons,
+                "description": "Aligned with predictions: a decline's reasons, [] for an "
+                "approved row.",
+            },
+            "explanations": {
+                "type": "array",
+                "items": explanation,
+                "description": "With ?explain=true only, aligned with predictions.",
+            },
         }
     properties: dict[str, Schema] = {
         "model_version": {
@@ -211,12 +234,56 @@ def _prediction_schema(classes: int, *, batch: bool) -> Schema:
             "description": "Values accepted outside the training range, by row and field.",
         },
     }
+    optional = {"warnings", "reasons", "explanation", "explanations"}
     return {
         "type": "object",
-        "required": [name for name in properties if name != "warnings"],
+        "required": [name for name in properties if name not in optional],
         "properties": properties,
         "additionalProperties": False,
     }
+
+
+def _explanation_schemas(features: list[str]) -> dict[str, Schema]:
+    return {
+        "Reason": {
+            "type": "object",
+            "required": ["feature", "value", "contribution"],
+            "properties": {
+                "feature": {"enum": features},
+                "value": {"type": ["number", "string"], "description": "The applicant's value."},
+                "contribution": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "description": "How much it raised the risk, in log-odds.",
+                },
+            },
+            "additionalProperties": False,
+        },
+        "Explanation": {
+            "type": "object",
+            "required": ["base_value", "contributions"],
+            "description": "base_value + the sum of contributions = logit of p(positive class).",
+            "properties": {
+                "base_value": {"type": "number"},
+                "contributions": {
+                    "type": "object",
+                    "properties": {name: {"type": "number"} for name in features},
+                    "additionalProperties": False,
+                },
+            },
+            "additionalProperties": False,
+        },
+    }
+
+
+EXPLAIN_PARAMETER: Final[dict[str, Any]] = {
+    "name": "explain",
+    "in": "query",
+    "required": False,
+    "schema": {"enum": ["true", "false"], "default": "false"},
+    "description": "true: every row's explanation in log-odds (reasons come with every decline "
+    "anyway). Any other value is a 400.",
+}
 
 
 def _prediction_paths(example_rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -254,6 +321,7 @@ def _prediction_paths(example_rows: list[dict[str, Any]]) -> dict[str, Any]:
                 "summary": "Score one applicant.",
                 "description": "One applicant, as an object of its features or any one-row form "
                 "of /predict/batch.",
+                "parameters": [EXPLAIN_PARAMETER],
                 "requestBody": _json_body("PredictBody", single_examples),
                 "responses": {"200": ok(ref("Prediction"))} | _body_errors(),
             }
@@ -264,6 +332,7 @@ def _prediction_paths(example_rows: list[dict[str, Any]]) -> dict[str, Any]:
                 "tags": ["predictions"],
                 "summary": "Score many applicants, in order, all by one model version.",
                 "description": SHAPES_TEXT,
+                "parameters": [EXPLAIN_PARAMETER],
                 "requestBody": _json_body("PredictBatchBody", batch_examples),
                 "responses": {"200": ok(ref("BatchPrediction"))} | _body_errors(),
             }
@@ -294,6 +363,16 @@ def _model_info_schema() -> Schema:
         "source": {"type": "string", "description": "'model server' or 'local cache'."},
         "predictor": {"type": "string"},
         "signed_by": {"type": ["string", "null"]},
+        "explanations": {
+            "type": "object",
+            "required": ["available"],
+            "properties": {
+                "available": {"type": "boolean"},
+                "method": {"type": "string"},
+                "reason": {"type": "string"},
+            },
+            "description": "Whether this model explains its scores, and how.",
+        },
         "model_type": {"type": "string"},
         "created_at": {"type": "string", "format": "date-time"},
         "classes": {"type": "array", "items": {"type": "string"}},
