@@ -3,6 +3,7 @@ them, the same answers and the same validation as /predict/batch."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import jsonschema
@@ -136,6 +137,22 @@ def test_infer_gives_only_the_outputs_asked_for_and_on_the_version_path(
     assert [output["name"] for output in answer["outputs"]] == ["prediction"]
 
 
+def test_reasons_come_only_when_asked_as_json_text_per_row(client: FlaskClient) -> None:
+    rows = sample_rows(50)  # the fixture's batch limit
+    batch = client.post("/predict/batch", json=rows).get_json()
+    assert any(batch["reasons"]), "the sample should hold a decline"
+    status, plain = infer(client, {"inputs": tensors(rows)})
+    assert [output["name"] for output in plain["outputs"]] == ["predict_proba", "prediction"]
+    asked = [{"name": "prediction"}, {"name": "reasons"}]
+    status, answer = infer(client, {"inputs": tensors(rows), "outputs": asked})
+    assert status == 200, answer
+    found = outputs(answer)
+    assert found["prediction"]["data"] == batch["predictions"]
+    reasons = found["reasons"]
+    assert (reasons["datatype"], reasons["shape"]) == ("BYTES", [len(rows)])
+    assert [json.loads(text) for text in reasons["data"]] == batch["reasons"]
+
+
 def test_metadata_and_health_follow_the_protocol(client: FlaskClient, logreg: TrainingResult):
     server = client.get("/v2").get_json()
     jsonschema.validate(server, SERVER_METADATA)
@@ -153,6 +170,7 @@ def test_metadata_and_health_follow_the_protocol(client: FlaskClient, logreg: Tr
         assert metadata["outputs"] == [
             {"name": "predict_proba", "datatype": "FP64", "shape": [-1, 2]},
             {"name": "prediction", "datatype": "INT64", "shape": [-1]},
+            {"name": "reasons", "datatype": "BYTES", "shape": [-1]},
         ]
 
 

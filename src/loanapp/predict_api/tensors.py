@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from loanapp.errors import MalformedRequestError, clip, quoted
 from loanapp.schema import FeatureKind, InputSchema
@@ -37,7 +38,11 @@ ACCEPTED_DATATYPES: Final[dict[FeatureKind, frozenset[str]]] = {
     "category": frozenset({"BYTES"}),
 }
 PROBABILITIES, PREDICTION = "predict_proba", "prediction"
-OUTPUT_NAMES: Final = (PROBABILITIES, PREDICTION)
+REASONS = "reasons"
+DEFAULT_OUTPUTS: Final = (PROBABILITIES, PREDICTION)
+"""What an inference request that names no outputs gets."""
+OUTPUT_NAMES: Final = (*DEFAULT_OUTPUTS, REASONS)
+"""Every output a request may name: `reasons` only when named (one JSON text per row)."""
 
 
 def input_columns(schema: InputSchema, body: object) -> tuple[dict[str, list[Any]], list[str]]:
@@ -118,7 +123,7 @@ def _flat(data: object, dimensions: int) -> list[Any] | None:
 
 def _requested_outputs(outputs: object) -> list[str]:
     if outputs is None:
-        return list(OUTPUT_NAMES)
+        return list(DEFAULT_OUTPUTS)
     if not isinstance(outputs, list) or not all(
         isinstance(output, dict) and isinstance(output.get("name"), str) for output in outputs
     ):
@@ -133,11 +138,16 @@ def _requested_outputs(outputs: object) -> list[str]:
 
 
 def output_tensors(
-    names: list[str], probabilities: npt.NDArray[np.float64], labels: npt.NDArray[np.int64]
+    names: list[str],
+    probabilities: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+    reasons: list[Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """The asked-for outputs: both class probabilities per row, and the label per row."""
+    """The asked-for outputs: both class probabilities per row, the label per row, and (when
+    asked, `reasons` given) each row's reasons as JSON text: a decline's list, [] for an approved
+    row, null where the model cannot explain."""
     rows = len(labels)
-    tensors = {
+    tensors: dict[str, dict[str, Any]] = {
         PROBABILITIES: {
             "name": PROBABILITIES,
             "datatype": "FP64",
@@ -146,6 +156,9 @@ def output_tensors(
         },
         PREDICTION: {"name": PREDICTION, "datatype": "INT64", "shape": [rows], "data": labels},
     }
+    if reasons is not None:
+        texts = [orjson.dumps(row).decode() for row in reasons]
+        tensors[REASONS] = {"name": REASONS, "datatype": "BYTES", "shape": [rows], "data": texts}
     return [tensors[name] for name in names]
 
 
@@ -158,5 +171,6 @@ def metadata_tensors(schema: InputSchema, classes: int) -> dict[str, list[dict[s
     outputs = [
         {"name": PROBABILITIES, "datatype": "FP64", "shape": [-1, classes]},
         {"name": PREDICTION, "datatype": "INT64", "shape": [-1]},
+        {"name": REASONS, "datatype": "BYTES", "shape": [-1]},
     ]
     return {"inputs": inputs, "outputs": outputs}

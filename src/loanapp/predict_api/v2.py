@@ -10,6 +10,7 @@ and a request the validator refuses is a 400, as the protocol has it, with the s
 
 from __future__ import annotations
 
+import numpy as np
 from flask import Blueprint, Response, current_app, request
 
 from loanapp import __version__
@@ -19,10 +20,11 @@ from loanapp.errors import (
     NotServedError,
     RequestValidationError,
 )
+from loanapp.predict_api.answers import batch_answer
 from loanapp.predict_api.scoring import score_rows, take_serving_model, validated_rows
 from loanapp.predict_api.serving_model import ServingModel
 from loanapp.predict_api.state import PredictApiState
-from loanapp.predict_api.tensors import input_columns, metadata_tensors, output_tensors
+from loanapp.predict_api.tensors import REASONS, input_columns, metadata_tensors, output_tensors
 from loanapp.web import get_state, json_response, read_json_body
 
 blueprint = Blueprint("open_inference", __name__, url_prefix="/v2")
@@ -115,11 +117,17 @@ def infer(name: str, version: str | None = None) -> Response:
     schema = serving.metadata.input_schema
     columns, outputs = input_columns(schema, body)
     rows = validated_rows(serving, columns, single=False, max_rows=_state().settings.max_batch_rows)
-    probabilities, labels = score_rows(serving, rows)
+    if REASONS in outputs:  # as /predict/batch answers: a decline's reasons, [] for the others
+        batch = batch_answer(serving, rows, explain=False)
+        probabilities = np.asarray(batch["predict_proba"], dtype=np.float64)
+        labels = np.asarray(batch["predictions"], dtype=np.int64)
+        tensors = output_tensors(outputs, probabilities, labels, batch["reasons"])
+    else:
+        tensors = output_tensors(outputs, *score_rows(serving, rows))
     answer: dict[str, object] = {
         "model_name": serving.metadata.name,
         "model_version": serving.version,
-        "outputs": output_tensors(outputs, probabilities, labels),
+        "outputs": tensors,
     }
     if "id" in body:
         answer["id"] = body["id"]
