@@ -92,12 +92,10 @@ def install_common_handlers(app: Flask, service: str) -> None:
     def _finish_request(response: Response) -> Response:
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
         _record(service, response.status_code)
-        return response
-
-    @app.teardown_request
-    def _forget_request_id(_error: BaseException | None) -> None:
-        # The thread serves other requests next; lines it logs between them belong to none.
+        # The request's last line is written: lines the thread logs before its next request
+        # belong to none. (Here rather than in a teardown hook: one hook less per request.)
         request_id_var.set(None)
+        return response
 
     @app.get("/metrics")
     def _metrics() -> Response:
