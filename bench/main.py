@@ -50,7 +50,7 @@ from bench.wrkrun import BenchError, Load, ensure_wrk, run_wrk, wrk_version
 from loanapp.defaults import DEFAULT_MODEL_NAME
 from loanapp.dev.processes import ServiceProcess, free_port, wait_until
 from loanapp.dev.slow_clients import GoodClientRun, held_long_polls, time_good_client
-from loanapp.dev.stack import LocalStack, wait_for_served_version
+from loanapp.dev.stack import LocalStack
 from loanapp.dev.traffic import sample_rows
 from loanapp.errors import LoanappError
 from loanapp.predict_api.serving_model import load_serving_model
@@ -267,7 +267,8 @@ def measure_api(bench: Bench, trained: dict[str, TrainingResult], stack: LocalSt
     bench.commands[API] = api.argv
     for model_type, result in trained.items():
         registry.promote(DEFAULT_MODEL_NAME, result.version, actor=ACTOR)
-        seconds = wait_for_served_version(stack.predict_api_url, result.version)
+        # Every worker: each loads the new version on its own, and wrk's connections reach both.
+        seconds = stack.wait_for_every_worker(serving=result.version)
         bench.samples[f"{API} {model_type} /model"] = _describe_served(stack.predict_api_url)
         bench.say(f"predict API serves {model_type} ({seconds:.1f}s after promotion)")
         endpoints = [
