@@ -445,11 +445,13 @@ def _v2_schemas(schema: InputSchema, classes: int) -> dict[str, Schema]:
                     "items": {
                         "type": "object",
                         "required": ["name", "datatype", "shape", "data"],
+                        "description": "reasons (only when asked): BYTES, one JSON text per row, "
+                        "a decline's reasons as /predict/batch gives them, [] for an approved row.",
                         "properties": {
                             "name": {"enum": list(OUTPUT_NAMES)},
-                            "datatype": {"enum": ["FP64", "INT64"]},
+                            "datatype": {"enum": ["FP64", "INT64", "BYTES"]},
                             "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
-                            "data": {"type": "array", "items": {"type": "number"}},
+                            "data": {"type": "array", "items": {"type": ["number", "string"]}},
                         },
                     },
                 },
@@ -467,7 +469,8 @@ def _v2_schemas(schema: InputSchema, classes: int) -> dict[str, Schema]:
                 "parameters": {"type": "object"},
             },
             "description": f"{len(schema.features)} inputs, one per feature; outputs "
-            f"predict_proba (FP64, [-1, {classes}]) and prediction (INT64, [-1]).",
+            f"predict_proba (FP64, [-1, {classes}]), prediction (INT64, [-1]) and, only when "
+            "asked, reasons (BYTES, [-1]).",
         },
         "V2ServerMetadata": {
             "type": "object",
