@@ -84,6 +84,18 @@ def errors(*statuses: int, **descriptions: str) -> dict[str, Any]:
     return responses
 
 
+def path_parameter(name: str, description: str, example: str) -> dict[str, Any]:
+    """A required string parameter in the path."""
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "example": example,
+        "description": description,
+    }
+
+
 def ref(name: str) -> Schema:
     """A reference to a component schema."""
     return {"$ref": f"#/components/schemas/{name}"}
@@ -100,6 +112,10 @@ def model_schemas(models: Iterable[type[BaseModel]]) -> dict[str, Schema]:
 
 def service_paths(service: str, ready_schema: Schema) -> dict[str, Any]:
     """/healthz, /readyz, /metrics and the document's own routes, the same on both services."""
+    return _health_paths(service, ready_schema) | _documentation_paths()
+
+
+def _health_paths(service: str, ready_schema: Schema) -> dict[str, Any]:
     return {
         "/healthz": {
             "get": {
@@ -134,14 +150,14 @@ def service_paths(service: str, ready_schema: Schema) -> dict[str, Any]:
                 "operationId": "metrics",
                 "tags": ["health"],
                 "summary": "Prometheus metrics, in the text exposition format 0.0.4.",
-                "responses": {
-                    "200": {
-                        "description": "The metrics.",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
-                },
+                "responses": {"200": _text("The metrics.", "text/plain")},
             }
         },
+    }
+
+
+def _documentation_paths() -> dict[str, Any]:
+    return {
         "/openapi.json": {
             "get": {
                 "operationId": "openapi",
@@ -155,15 +171,15 @@ def service_paths(service: str, ready_schema: Schema) -> dict[str, Any]:
                 "operationId": "docs",
                 "tags": ["documentation"],
                 "summary": "This document as an interactive page (Swagger UI, served locally).",
-                "responses": {
-                    "200": {
-                        "description": "The page.",
-                        "content": {"text/html": {"schema": {"type": "string"}}},
-                    }
-                },
+                "responses": {"200": _text("The page.", "text/html")},
             }
         },
     }
+
+
+def _text(description: str, media_type: str) -> dict[str, Any]:
+    """A 200 answer that is text of `media_type`, not JSON."""
+    return {"description": description, "content": {media_type: {"schema": {"type": "string"}}}}
 
 
 def document(

@@ -13,6 +13,7 @@ from loanapp.openapi.common import (
     json_content,
     model_schemas,
     ok,
+    path_parameter,
     ref,
     service_paths,
 )
@@ -94,52 +95,51 @@ def _summary_schema() -> Schema:
     return {"type": "object", "required": list(properties), "properties": properties}
 
 
-def _path_parameter(name: str, description: str, example: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string"},
-        "example": example,
-        "description": description,
-    }
+# The model server's answers name the version in an ETag, as "<sha256>".
+ETAG = {"ETag": {"schema": {"type": "string"}, "description": 'The version, as "<sha256>".'}}
 
 
 def _registry_paths(name: str, alias: str, version: str) -> dict[str, Any]:
-    model = _path_parameter("name", "Model name.", name)
-    alias_parameter = _path_parameter("alias", "Alias name.", alias)
-    full_version = _path_parameter("version", "Full SHA-256 (64 lowercase hex digits).", version)
-    any_version = _path_parameter(
-        "version", "Full SHA-256, or a unique prefix of 6 or more hex digits.", version
+    model = path_parameter("name", "Model name.", name)
+    return (
+        {
+            "/v1/models": {
+                "get": _read(
+                    "listModels",
+                    "Names of the models in the store.",
+                    ok(
+                        {
+                            "type": "object",
+                            "required": ["models"],
+                            "properties": {
+                                "models": {"type": "array", "items": {"type": "string"}}
+                            },
+                        }
+                    ),
+                )
+            },
+        }
+        | _current_paths(model, version)
+        | _alias_paths(model, path_parameter("alias", "Alias name.", alias), version)
+        | _version_paths(model, version)
     )
-    etag = {"ETag": {"schema": {"type": "string"}, "description": 'The version, as "<sha256>".'}}
-    alias_answer = ok(ref("AliasRecord"), "Where the alias points, with its history.")
+
+
+def _current_paths(model: dict[str, Any], version: str) -> dict[str, Any]:
+    """The current version, and its long-poll."""
     return {
-        "/v1/models": {
-            "get": _read(
-                "listModels",
-                "Names of the models in the store.",
-                ok(
-                    {
-                        "type": "object",
-                        "required": ["models"],
-                        "properties": {"models": {"type": "array", "items": {"type": "string"}}},
-                    }
-                ),
-            )
-        },
         "/v1/models/{name}/current": {
             "parameters": [model],
             "get": _read(
                 "currentVersion",
                 "The current version; held until it changes (long-poll) with If-None-Match "
                 "and `wait`.",
-                {"description": "The current version.", "headers": etag}
+                {"description": "The current version.", "headers": ETAG}
                 | {"content": json_content(ref("Current"))},
                 {
                     "304": {
                         "description": "Still the version named in If-None-Match.",
-                        "headers": etag,
+                        "headers": ETAG,
                     }
                 },
                 parameters=[
@@ -159,6 +159,15 @@ def _registry_paths(name: str, alias: str, version: str) -> dict[str, Any]:
                 ],
             ),
         },
+    }
+
+
+def _alias_paths(
+    model: dict[str, Any], alias_parameter: dict[str, Any], version: str
+) -> dict[str, Any]:
+    """An alias: read, promote, roll back."""
+    alias_answer = ok(ref("AliasRecord"), "Where the alias points, with its history.")
+    return {
         "/v1/models/{name}/aliases/{alias}": {
             "parameters": [model, alias_parameter],
             "get": _read("getAlias", "An alias: its version and history.", alias_answer),
@@ -190,6 +199,20 @@ def _registry_paths(name: str, alias: str, version: str) -> dict[str, Any]:
                 "rollback", "Point the alias back at its previous version.", alias_answer
             ),
         },
+    }
+
+
+def _version_paths(model: dict[str, Any], version: str) -> dict[str, Any]:
+    """The versions: list and publish; read one, its signatures and its artifact."""
+    full_version = path_parameter("version", "Full SHA-256 (64 lowercase hex digits).", version)
+    any_version = path_parameter(
+        "version", "Full SHA-256, or a unique prefix of 6 or more hex digits.", version
+    )
+    return _version_list_paths(model) | _one_version_paths(model, full_version, any_version)
+
+
+def _version_list_paths(model: dict[str, Any]) -> dict[str, Any]:
+    return {
         "/v1/models/{name}/versions": {
             "parameters": [model],
             "get": _read(
@@ -233,6 +256,13 @@ def _registry_paths(name: str, alias: str, version: str) -> dict[str, Any]:
                 extra_errors=(413, 415),
             ),
         },
+    }
+
+
+def _one_version_paths(
+    model: dict[str, Any], full_version: dict[str, Any], any_version: dict[str, Any]
+) -> dict[str, Any]:
+    return {
         "/v1/models/{name}/versions/{version}": {
             "parameters": [model, any_version],
             "get": _read(
@@ -266,10 +296,10 @@ def _registry_paths(name: str, alias: str, version: str) -> dict[str, Any]:
                 "The artifact bytes, verified against their hash before they are sent.",
                 {
                     "description": "The artifact (a zip).",
-                    "headers": etag,
+                    "headers": ETAG,
                     "content": {"application/octet-stream": {"schema": {"type": "string"}}},
                 },
-                {"304": {"description": "The version named in If-None-Match.", "headers": etag}},
+                {"304": {"description": "The version named in If-None-Match.", "headers": ETAG}},
                 parameters=[
                     {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}
                 ],

@@ -22,6 +22,7 @@ from loanapp.openapi.common import (
     json_content,
     model_schemas,
     ok,
+    path_parameter,
     ref,
     service_paths,
 )
@@ -174,6 +175,33 @@ def _body_schema(schema: InputSchema, *, single: bool, max_rows: int = 1) -> Sch
 
 
 def _prediction_schema(classes: int, *, batch: bool) -> Schema:
+    properties: dict[str, Schema] = {
+        "model_version": {
+            "type": "string",
+            "pattern": VERSION_PATTERN,
+            "description": "SHA-256 of the artifact that answered.",
+        },
+        "classes": {"type": "array", "items": {"type": "string"}, "minItems": classes},
+        "positive_class": {"type": "string"},
+        "threshold": {"type": "number"},
+        **_scored_rows_schemas(classes, batch=batch),
+        "warnings": {
+            "type": "array",
+            "items": ref("Problem"),
+            "description": "Values accepted outside the training range, by row and field.",
+        },
+    }
+    optional = {"warnings", "reasons", "explanation", "explanations"}
+    return {
+        "type": "object",
+        "required": [name for name in properties if name not in optional],
+        "properties": properties,
+        "additionalProperties": False,
+    }
+
+
+def _scored_rows_schemas(classes: int, *, batch: bool) -> dict[str, Schema]:
+    """What an answer says of its row (/predict) or rows (/predict/batch, lists in row order)."""
     probabilities: Schema = {
         "type": "array",
         "items": {"type": "number", "minimum": 0, "maximum": 1},
@@ -196,50 +224,26 @@ def _prediction_schema(classes: int, *, batch: bool) -> Schema:
         "or the income verification); null if the model serving cannot explain.",
     }
     explanation: Schema = {"anyOf": [ref("Explanation"), {"type": "null"}]}
-    answer = {
-        "prediction": label,
-        "predict_proba": probabilities,
-        "reasons": reasons | {"description": "With a decline only. " + reasons["description"]},
-        "explanation": explanation | {"description": "With ?explain=true only."},
-    }
-    if batch:
-        answer = {
-            "predictions": {"type": "array", "items": label},
-            "predict_proba": {"type": "array", "items": probabilities},
-            "reasons": {
-                "type": "array",
-                "items": reasons,
-                "description": "Aligned with predictions: a decline's reasons, [] for an "
-                "approved row.",
-            },
-            "explanations": {
-                "type": "array",
-                "items": explanation,
-                "description": "With ?explain=true only, aligned with predictions.",
-            },
+    if not batch:
+        return {
+            "prediction": label,
+            "predict_proba": probabilities,
+            "reasons": reasons | {"description": "With a decline only. " + reasons["description"]},
+            "explanation": explanation | {"description": "With ?explain=true only."},
         }
-    properties: dict[str, Schema] = {
-        "model_version": {
-            "type": "string",
-            "pattern": VERSION_PATTERN,
-            "description": "SHA-256 of the artifact that answered.",
-        },
-        "classes": {"type": "array", "items": {"type": "string"}, "minItems": classes},
-        "positive_class": {"type": "string"},
-        "threshold": {"type": "number"},
-        **answer,
-        "warnings": {
-            "type": "array",
-            "items": ref("Problem"),
-            "description": "Values accepted outside the training range, by row and field.",
-        },
-    }
-    optional = {"warnings", "reasons", "explanation", "explanations"}
     return {
-        "type": "object",
-        "required": [name for name in properties if name not in optional],
-        "properties": properties,
-        "additionalProperties": False,
+        "predictions": {"type": "array", "items": label},
+        "predict_proba": {"type": "array", "items": probabilities},
+        "reasons": {
+            "type": "array",
+            "items": reasons,
+            "description": "Aligned with predictions: a decline's reasons, [] for an approved row.",
+        },
+        "explanations": {
+            "type": "array",
+            "items": explanation,
+            "description": "With ?explain=true only, aligned with predictions.",
+        },
     }
 
 
@@ -412,14 +416,47 @@ def _v2_schemas(schema: InputSchema, classes: int) -> dict[str, Schema]:
             "shape": {"type": "array", "items": {"type": "integer"}},
         },
     }
-    any_value: Schema = {}
+    return {
+        **_v2_inference_schemas(schema),
+        "V2ModelMetadata": {
+            "type": "object",
+            "required": ["name", "versions", "platform", "inputs", "outputs"],
+            "properties": {
+                "name": {"type": "string"},
+                "versions": {"type": "array", "items": {"type": "string"}},
+                "platform": {"type": "string"},
+                "inputs": {"type": "array", "items": tensor_metadata},
+                "outputs": {"type": "array", "items": tensor_metadata},
+                "parameters": {"type": "object"},
+            },
+            "description": f"{len(schema.features)} inputs, one per feature; outputs "
+            f"predict_proba (FP64, [-1, {classes}]), prediction (INT64, [-1]) and, only when "
+            "asked, reasons (BYTES, [-1]).",
+        },
+        "V2ServerMetadata": {
+            "type": "object",
+            "required": ["name", "version", "extensions"],
+            "properties": {
+                "name": {"type": "string"},
+                "version": {"type": "string"},
+                "extensions": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "V2Live": _flag("live"),
+        "V2Ready": _flag("ready"),
+        "V2ModelReady": _flag("ready", name=True),
+    }
+
+
+def _v2_inference_schemas(schema: InputSchema) -> dict[str, Schema]:
+    """The inference request (one tensor per feature) and its answer."""
     return {
         "V2InferenceRequest": {
             "type": "object",
             "required": ["inputs"],
             "properties": {
                 "id": {"type": "string"},
-                "parameters": any_value,
+                "parameters": {},
                 "inputs": {"type": "array", "minItems": 1, "items": _v2_input_schema(schema)},
                 "outputs": {
                     "type": "array",
@@ -457,33 +494,6 @@ def _v2_schemas(schema: InputSchema, classes: int) -> dict[str, Schema]:
                 },
             },
         },
-        "V2ModelMetadata": {
-            "type": "object",
-            "required": ["name", "versions", "platform", "inputs", "outputs"],
-            "properties": {
-                "name": {"type": "string"},
-                "versions": {"type": "array", "items": {"type": "string"}},
-                "platform": {"type": "string"},
-                "inputs": {"type": "array", "items": tensor_metadata},
-                "outputs": {"type": "array", "items": tensor_metadata},
-                "parameters": {"type": "object"},
-            },
-            "description": f"{len(schema.features)} inputs, one per feature; outputs "
-            f"predict_proba (FP64, [-1, {classes}]), prediction (INT64, [-1]) and, only when "
-            "asked, reasons (BYTES, [-1]).",
-        },
-        "V2ServerMetadata": {
-            "type": "object",
-            "required": ["name", "version", "extensions"],
-            "properties": {
-                "name": {"type": "string"},
-                "version": {"type": "string"},
-                "extensions": {"type": "array", "items": {"type": "string"}},
-            },
-        },
-        "V2Live": _flag("live"),
-        "V2Ready": _flag("ready"),
-        "V2ModelReady": _flag("ready", name=True),
     }
 
 
@@ -518,79 +528,86 @@ def _flag(flag: str, *, name: bool = False) -> Schema:
     return {"type": "object", "required": list(properties), "properties": properties}
 
 
+V2_TAGS: Final = ["open inference protocol (V2)"]
+
+
 def _v2_paths(
     model_name: str, version: str, schema: InputSchema, example_rows: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    name_parameter = {
-        "name": "name",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string"},
-        "example": model_name,
-        "description": f"The model served: {model_name!r}; any other name is a 404.",
+    name_parameter = path_parameter(
+        "name", f"The model served: {model_name!r}; any other name is a 404.", model_name
+    )
+    version_parameter = path_parameter(
+        "version", "The version served now (full SHA-256); any other is a 404.", version
+    )
+    example = _v2_infer_example(schema, example_rows)
+    return {
+        "/v2": {"get": _v2_get("v2Server", "Server metadata.", "V2ServerMetadata")},
+        "/v2/health/live": {"get": _v2_get("v2Live", "Alive.", "V2Live")},
+        "/v2/health/ready": {
+            "get": _v2_get("v2Ready", "Ready once a model is loaded.", "V2Ready", 503)
+        },
+        **_v2_model_paths("/v2/models/{name}", [name_parameter], "", example),
+        **_v2_model_paths(
+            "/v2/models/{name}/versions/{version}",
+            [name_parameter, version_parameter],
+            "Version",
+            example,
+        ),
     }
-    version_parameter = {
-        "name": "version",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string"},
-        "example": version,
-        "description": "The version served now (full SHA-256); any other is a 404.",
-    }
-    example = {
+
+
+def _v2_infer_example(schema: InputSchema, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """An inference request of `rows`: one tensor per feature."""
+    return {
         "id": "example-1",
         "inputs": [
             {
                 "name": spec.name,
                 "datatype": METADATA_DATATYPES[spec.kind],
-                "shape": [len(example_rows)],
-                "data": [row[spec.name] for row in example_rows],
+                "shape": [len(rows)],
+                "data": [row[spec.name] for row in rows],
             }
             for spec in schema.features
         ],
     }
-    tags = ["open inference protocol (V2)"]
-    paths: dict[str, Any] = {
-        "/v2": {"get": _v2_get("v2Server", "Server metadata.", "V2ServerMetadata", tags)},
-        "/v2/health/live": {"get": _v2_get("v2Live", "Alive.", "V2Live", tags)},
-        "/v2/health/ready": {
-            "get": _v2_get("v2Ready", "Ready once a model is loaded.", "V2Ready", tags, 503)
+
+
+def _v2_model_paths(
+    prefix: str, parameters: list[dict[str, Any]], suffix: str, example: dict[str, Any]
+) -> dict[str, Any]:
+    """A model's metadata, readiness and inference routes under `prefix`."""
+    metadata = _v2_get(f"v2Model{suffix}", "Model metadata.", "V2ModelMetadata")
+    metadata["responses"] |= errors(404, 503)
+    ready = _v2_get(f"v2ModelReady{suffix}", "Model ready.", "V2ModelReady", 503)
+    ready["responses"] |= errors(404)
+    infer = {
+        "operationId": f"v2Infer{suffix}",
+        "tags": V2_TAGS,
+        "summary": "Both class probabilities and the label of every row.",
+        "requestBody": {
+            "required": True,
+            "content": json_content(ref("V2InferenceRequest"), example),
         },
+        "responses": {"200": ok(ref("V2InferenceResponse"))}
+        | errors(
+            400,
+            404,
+            413,
+            415,
+            503,
+            s400="A malformed request or tensor, or values refused (`problems`).",
+        ),
     }
-    for prefix, parameters, suffix in (
-        ("/v2/models/{name}", [name_parameter], ""),
-        ("/v2/models/{name}/versions/{version}", [name_parameter, version_parameter], "Version"),
-    ):
-        metadata = _v2_get(f"v2Model{suffix}", "Model metadata.", "V2ModelMetadata", tags)
-        metadata["responses"] |= errors(404, 503)
-        ready = _v2_get(f"v2ModelReady{suffix}", "Model ready.", "V2ModelReady", tags, 503)
-        ready["responses"] |= errors(404)
-        paths[prefix] = {"get": metadata, "parameters": parameters}
-        paths[f"{prefix}/ready"] = {"get": ready, "parameters": parameters}
-        infer_body = json_content(ref("V2InferenceRequest"), example)
-        paths[f"{prefix}/infer"] = {
-            "parameters": parameters,
-            "post": {
-                "operationId": f"v2Infer{suffix}",
-                "tags": tags,
-                "summary": "Both class probabilities and the label of every row.",
-                "requestBody": {"required": True, "content": infer_body},
-                "responses": {"200": ok(ref("V2InferenceResponse"))}
-                | errors(
-                    400,
-                    404,
-                    413,
-                    415,
-                    503,
-                    s400="A malformed request or tensor, or values refused (`problems`).",
-                ),
-            },
-        }
-    return paths
+    return {
+        prefix: {"get": metadata, "parameters": parameters},
+        f"{prefix}/ready": {"get": ready, "parameters": parameters},
+        f"{prefix}/infer": {"parameters": parameters, "post": infer},
+    }
 
 
 def _v2_get(
-    operation_id: str, summary: str, schema_name: str, tags: list[str], not_ready: int = 0
+    operation_id: str, summary: str, schema_name: str, not_ready: int = 0
 ) -> dict[str, Any]:
     responses: dict[str, Any] = {"200": ok(ref(schema_name))}
     if not_ready:
@@ -600,7 +617,7 @@ def _v2_get(
         }
     return {
         "operationId": operation_id,
-        "tags": tags,
+        "tags": V2_TAGS,
         "summary": summary,
         "responses": responses,
     }

@@ -74,19 +74,31 @@ def build_pipeline(
     category_names = [f.name for f in categorical]
     category_values = [list(f.categories or ()) for f in categorical]
     if model_type == "logreg":
-        preprocess = ColumnTransformer(
-            [
-                ("numeric", StandardScaler(), numeric),
-                (
-                    "category",
-                    OneHotEncoder(categories=category_values, handle_unknown="ignore"),
-                    category_names,
-                ),
-            ]
-        )
-        return Pipeline(
-            [("preprocess", preprocess), ("classifier", LogisticRegression(C=0.05, max_iter=5000))]
-        )
+        return _logistic_regression(numeric, category_names, category_values)
+    return _gradient_boosting(numeric, category_names, category_values, seed)
+
+
+def _logistic_regression(
+    numeric: list[str], category_names: list[str], category_values: list[list[str]]
+) -> Pipeline:
+    preprocess = ColumnTransformer(
+        [
+            ("numeric", StandardScaler(), numeric),
+            (
+                "category",
+                OneHotEncoder(categories=category_values, handle_unknown="ignore"),
+                category_names,
+            ),
+        ]
+    )
+    return Pipeline(
+        [("preprocess", preprocess), ("classifier", LogisticRegression(C=0.05, max_iter=5000))]
+    )
+
+
+def _gradient_boosting(
+    numeric: list[str], category_names: list[str], category_values: list[list[str]], seed: int
+) -> Pipeline:
     preprocess = ColumnTransformer(
         [
             (
