@@ -23,6 +23,9 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("LOANAPP_", "GRANIAN_")):
             monkeypatch.delenv(name)
+    # An app built in a test records no decisions in the working folder; the tests of the
+    # prediction log, and the services the tests start, name a folder of their own.
+    monkeypatch.setenv("LOANAPP_PREDICTION_LOG", "off")
 
 
 @pytest.fixture(autouse=True)

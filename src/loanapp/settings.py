@@ -19,6 +19,9 @@ from loanapp.defaults import DEFAULT_ALIAS, DEFAULT_MODEL_NAME, DEFAULT_STORE_UR
 from loanapp.errors import InvalidInputError
 from loanapp.logs import LogFormat
 
+PREDICTION_LOG_OFF = "off"
+"""The value of LOANAPP_PREDICTION_LOG that records nothing."""
+
 PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "admin", "token", "password"})
 
 
@@ -163,6 +166,34 @@ class PredictApiSettings(Settings):
             "version its cache last had from it (not ready meanwhile); a prediction request "
             "reaching a worker this young with no model yet waits for its first one."
         ),
+    )
+
+    prediction_log: str = Field(
+        "./prediction-log",
+        description=(
+            "Where every decision is recorded: a folder, s3://bucket/prefix (files are written "
+            "in LOANAPP_PREDICTION_LOG_SPOOL, then shipped), or 'off'."
+        ),
+    )
+    prediction_log_sample: float = Field(
+        1.0, ge=0, le=1, description="Share of prediction requests recorded (0 to 1)."
+    )
+    prediction_log_spool: Path = Field(
+        Path("./prediction-log-spool"),
+        description="With an s3:// prediction log: files written here, deleted once uploaded.",
+    )
+    prediction_log_max_bytes: int = Field(
+        64 * 1024 * 1024,
+        gt=0,
+        description="A prediction-log file is finished after this many bytes of JSON lines.",
+    )
+    prediction_log_max_seconds: float = Field(
+        300.0, gt=0, description="A prediction-log file is finished this long after it was opened."
+    )
+    prediction_log_queue: int = Field(
+        10_000,
+        ge=1,
+        description="Requests waiting to be written, per worker; more are dropped and counted.",
     )
 
     @property

@@ -133,6 +133,7 @@ def up(
         click.echo(f"model server  {stack.model_server_url}  (store {settings.store})")
         click.echo(f"predict API   {stack.predict_api_url}  (serving {version[:12]})")
         click.echo(f"logs          {work_dir}/model-server.log, {work_dir}/predict-api.log")
+        click.echo(f"decisions     {stack.prediction_log} (read with `loanapp monitor --log`)")
         click.echo("try:")
         click.echo(
             f"  curl -s {stack.predict_api_url}/predict -H 'Content-Type: application/json' \\"

@@ -15,6 +15,8 @@ from loanapp.dev.processes import ServiceProcess, child_pids, wait_until
 from loanapp.store.registry import ModelRegistry
 from loanapp.store.uri import open_store
 
+PREDICTION_LOG_VARIABLE = "LOANAPP_PREDICTION_LOG"
+
 
 @dataclass
 class LocalStack:
@@ -42,6 +44,11 @@ class LocalStack:
         """Base URL of the predict API."""
         return f"http://{self.host}:{self.predict_api_port}"
 
+    @property
+    def prediction_log(self) -> str:
+        """Where the predict API records its decisions: as `environment` says, else the work dir."""
+        return self.environment.get(PREDICTION_LOG_VARIABLE, str(self.work_dir / "prediction-log"))
+
     def registry(self) -> ModelRegistry:
         """The registry over the stack's store."""
         return ModelRegistry(open_store(self.store))
@@ -57,6 +64,7 @@ class LocalStack:
         extra = {
             "MODEL_SERVER_URL": self.model_server_url,
             "LOANAPP_CACHE_DIR": str(self.work_dir / "predict-cache"),
+            PREDICTION_LOG_VARIABLE: self.prediction_log,
         }
         self.predict_api = self._start("predict-api", self.predict_api_port, extra)
         return self.predict_api

@@ -47,6 +47,20 @@ MODEL_UPDATES: Final = Counter(
     ["result"],
 )
 
+PREDICTION_LOG_WRITTEN: Final = Counter(
+    "loanapp_prediction_log_written",
+    "Rows written to the prediction log.",
+)
+PREDICTION_LOG_DROPPED: Final = Counter(
+    "loanapp_prediction_log_dropped",
+    "Rows not recorded in the prediction log: its queue was full, or writing failed.",
+)
+PREDICTION_LOG_SHIPPED: Final = Counter(
+    "loanapp_prediction_log_shipped_files",
+    "Finished prediction-log files uploaded to the object store, by result (success, retry).",
+    ["result"],
+)
+
 _decisions: dict[tuple[str, str], Counter] = {}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from flask import Flask
 from threadpoolctl import threadpool_limits
@@ -16,7 +17,8 @@ from loanapp.predict_api.trust import TrustPolicy
 from loanapp.predict_api.v2 import blueprint as open_inference
 from loanapp.predict_api.views import blueprint
 from loanapp.predict_api.watcher import ModelWatcher
-from loanapp.settings import PredictApiSettings, load_settings
+from loanapp.predlog.log import PredictionLog
+from loanapp.settings import PREDICTION_LOG_OFF, PredictApiSettings, load_settings
 from loanapp.web import install_common_handlers, install_state
 
 
@@ -37,7 +39,7 @@ def create_app(settings: PredictApiSettings | None = None, *, follow: bool = Tru
         startup_wait_seconds=settings.startup_wait_seconds,
         trust=TrustPolicy.from_files(settings.trusted_key_files),
     )
-    state = PredictApiState(settings, slot, watcher)
+    state = PredictApiState(settings, slot, watcher, prediction_log=open_prediction_log(settings))
     install_state(app, state)
     install_common_handlers(app, "predict-api")
     app.register_blueprint(blueprint)
@@ -46,6 +48,21 @@ def create_app(settings: PredictApiSettings | None = None, *, follow: bool = Tru
     if follow:
         state.start()
     return app
+
+
+def open_prediction_log(settings: PredictApiSettings) -> PredictionLog | None:
+    """This worker's prediction log as LOANAPP_PREDICTION_LOG says (not started); None if off."""
+    target = settings.prediction_log.strip()
+    if target.lower() == PREDICTION_LOG_OFF:
+        return None
+    return PredictionLog(
+        Path(target),
+        settings.model_name,
+        sample=settings.prediction_log_sample,
+        queue_size=settings.prediction_log_queue,
+        max_bytes=settings.prediction_log_max_bytes,
+        max_seconds=settings.prediction_log_max_seconds,
+    )
 
 
 MATH_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")

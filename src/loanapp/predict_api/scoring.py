@@ -1,7 +1,9 @@
 """What every prediction route does with a parsed body: take the served model once, validate the
-rows against its schema, score them, and count what it found (the metrics)."""
+rows against its schema, score them, count what it found (the metrics) and log the decisions."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -11,6 +13,7 @@ from loanapp.errors import RequestValidationError
 from loanapp.metrics.predictions import record_predictions, record_validation_problems
 from loanapp.predict_api.serving_model import ServingModel
 from loanapp.predict_api.slot import ModelSlot
+from loanapp.predlog.log import PredictionLog
 from loanapp.validation import ValidatedRows, validate_request
 
 
@@ -31,6 +34,30 @@ def validated_rows(
     except RequestValidationError as exc:
         record_validation_problems(exc.problems, {feature.name for feature in schema.features})
         raise
+
+
+def log_decisions(
+    log: PredictionLog | None,
+    serving: ServingModel,
+    rows: ValidatedRows,
+    probabilities: Any,
+    labels: Any,
+    reasons: Any = None,
+) -> None:
+    """Hand a request's decisions to the worker's prediction log: references on a queue, no more.
+
+    The one call per prediction request; everything it takes was built for the answer already.
+    """
+    if log is not None:
+        log.submit(
+            serving.version,
+            serving.positive_index,
+            rows.columns,
+            rows.row_count,
+            probabilities,
+            labels,
+            reasons,
+        )
 
 
 def score_rows(

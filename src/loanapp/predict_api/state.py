@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from loanapp.openapi.common import DocumentCache
 from loanapp.predict_api.slot import ModelSlot
 from loanapp.predict_api.watcher import ModelWatcher
+from loanapp.predlog.log import PredictionLog
 from loanapp.settings import PredictApiSettings
 
 
@@ -19,6 +20,8 @@ class PredictApiState:
     watcher: ModelWatcher
     documents: DocumentCache = field(default_factory=DocumentCache)
     """The OpenAPI document of the version served."""
+    prediction_log: PredictionLog | None = None
+    """Where this worker records its decisions; None when LOANAPP_PREDICTION_LOG is off."""
 
     def start(self) -> None:
         """Follow the model server (the cached version only if it is not reached in time).
@@ -27,7 +30,15 @@ class PredictApiState:
         without delay and answers /readyz with 503 until a version is installed.
         """
         self.watcher.start()
+        if self.prediction_log is not None:
+            self.prediction_log.start()
 
     def stop(self) -> None:
-        """Stop following the model server; the model in the slot keeps answering."""
+        """Stop following the model server, and finish the prediction log's file.
+
+        The model in the slot keeps answering; rows of requests still in flight are written by
+        the log's thread before the worker exits (it outlives the main thread for that).
+        """
         self.watcher.stop()
+        if self.prediction_log is not None:
+            self.prediction_log.stop()

@@ -21,7 +21,12 @@ from loanapp.errors import (
     RequestValidationError,
 )
 from loanapp.predict_api.answers import batch_answer
-from loanapp.predict_api.scoring import score_rows, take_serving_model, validated_rows
+from loanapp.predict_api.scoring import (
+    log_decisions,
+    score_rows,
+    take_serving_model,
+    validated_rows,
+)
 from loanapp.predict_api.serving_model import ServingModel
 from loanapp.predict_api.state import PredictApiState
 from loanapp.predict_api.tensors import REASONS, input_columns, metadata_tensors, output_tensors
@@ -117,13 +122,16 @@ def infer(name: str, version: str | None = None) -> Response:
     schema = serving.metadata.input_schema
     columns, outputs = input_columns(schema, body)
     rows = validated_rows(serving, columns, single=False, max_rows=_state().settings.max_batch_rows)
+    reasons = None
     if REASONS in outputs:  # as /predict/batch answers: a decline's reasons, [] for the others
         batch = batch_answer(serving, rows, explain=False)
         probabilities = np.asarray(batch["predict_proba"], dtype=np.float64)
         labels = np.asarray(batch["predictions"], dtype=np.int64)
-        tensors = output_tensors(outputs, probabilities, labels, batch["reasons"])
+        reasons = batch["reasons"]
     else:
-        tensors = output_tensors(outputs, *score_rows(serving, rows))
+        probabilities, labels = score_rows(serving, rows)
+    tensors = output_tensors(outputs, probabilities, labels, reasons)
+    log_decisions(_state().prediction_log, serving, rows, probabilities, labels, reasons)
     answer: dict[str, object] = {
         "model_name": serving.metadata.name,
         "model_version": serving.version,

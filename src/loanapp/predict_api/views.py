@@ -10,10 +10,9 @@ from threadpoolctl import threadpool_info
 from loanapp.errors import InvalidInputError, quoted
 from loanapp.openapi.predict_api import ServedModel, build_predict_api_document
 from loanapp.predict_api.answers import batch_answer, single_answer
-from loanapp.predict_api.scoring import take_serving_model, validated_rows
+from loanapp.predict_api.scoring import log_decisions, take_serving_model, validated_rows
 from loanapp.predict_api.slot import ModelSlot
 from loanapp.predict_api.state import PredictApiState
-from loanapp.settings import PredictApiSettings
 from loanapp.web import get_state, json_response, read_json_body
 
 blueprint = Blueprint("predict_api", __name__)
@@ -23,18 +22,24 @@ def _slot() -> ModelSlot:
     return get_state(current_app, PredictApiState).slot
 
 
-def _settings() -> PredictApiSettings:
-    return get_state(current_app, PredictApiState).settings
-
-
 @blueprint.post("/predict")
 def predict() -> Response:
     """One applicant: label, class probabilities, model version; the reasons of a decline."""
     body = read_json_body(request)
     explain = _explain_requested()
-    serving = take_serving_model(_slot())
+    state = get_state(current_app, PredictApiState)
+    serving = take_serving_model(state.slot)
     rows = validated_rows(serving, body, single=True, max_rows=1)
-    return json_response(single_answer(serving, rows, explain))
+    answer = single_answer(serving, rows, explain)
+    log_decisions(
+        state.prediction_log,
+        serving,
+        rows,
+        (answer["predict_proba"],),
+        (answer["prediction"],),
+        (answer.get("reasons"),),
+    )
+    return json_response(answer)
 
 
 @blueprint.post("/predict/batch")
@@ -42,9 +47,19 @@ def predict_batch() -> Response:
     """Many applicants, answered in order, all by the same model version."""
     body = read_json_body(request)
     explain = _explain_requested()
-    serving = take_serving_model(_slot())
-    rows = validated_rows(serving, body, single=False, max_rows=_settings().max_batch_rows)
-    return json_response(batch_answer(serving, rows, explain))
+    state = get_state(current_app, PredictApiState)
+    serving = take_serving_model(state.slot)
+    rows = validated_rows(serving, body, single=False, max_rows=state.settings.max_batch_rows)
+    answer = batch_answer(serving, rows, explain)
+    log_decisions(
+        state.prediction_log,
+        serving,
+        rows,
+        answer["predict_proba"],
+        answer["predictions"],
+        answer["reasons"],
+    )
+    return json_response(answer)
 
 
 def _explain_requested() -> bool:

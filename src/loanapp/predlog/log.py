@@ -1,0 +1,154 @@
+"""A worker's prediction log: a bounded queue filled by requests, drained by one thread.
+
+A request's cost is one `put_nowait` of a tuple of references (and a random draw when sampling);
+the lines, gzip and the files are the writer thread's work. When the queue is full the request's
+rows are dropped and counted (`loanapp_prediction_log_dropped_total`): logging never slows or
+fails a request. The thread is not a daemon, and stops by itself once the main thread has ended,
+after writing what the queue holds: a worker that exits (granian's workers do not run `atexit`)
+finishes its last file.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from loanapp.logs import request_id_var
+from loanapp.metrics.predictions import PREDICTION_LOG_DROPPED, PREDICTION_LOG_WRITTEN
+from loanapp.predlog.files import RotatingFiles
+from loanapp.predlog.records import Decisions, day_of, to_lines
+from loanapp.schema import FeatureValue
+
+logger = logging.getLogger(__name__)
+
+# How often the idle thread wakes to finish an old part and to notice the main thread's end.
+TICK_SECONDS = 0.25
+# Requests written per pass: one write of their lines together.
+BATCH_REQUESTS = 256
+
+
+class PredictionLog:
+    """Records decisions of this worker into rotating files under `root` (started per worker)."""
+
+    def __init__(
+        self,
+        root: Path,
+        model: str,
+        *,
+        sample: float = 1.0,
+        queue_size: int = 10_000,
+        max_bytes: int = 64 * 1024 * 1024,
+        max_seconds: float = 300.0,
+        on_finished: Callable[[Path], None] = lambda _path: None,
+    ) -> None:
+        self.root = root
+        self.model = model
+        self.sample = sample
+        self._queue: queue.Queue[Decisions] = queue.Queue(maxsize=queue_size)
+        self._files = RotatingFiles(
+            root, max_bytes=max_bytes, max_seconds=max_seconds, on_finished=on_finished
+        )
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failing = False
+
+    def submit(
+        self,
+        version: str,
+        positive_index: int,
+        columns: dict[str, list[FeatureValue]],
+        row_count: int,
+        probabilities: Any,
+        labels: Any,
+        reasons: Any = None,
+    ) -> None:
+        """Queue one request's decisions (on the request's thread: references only, never waits)."""
+        if self.sample < 1.0 and random.random() >= self.sample:
+            return
+        decisions = Decisions(
+            time.time(),
+            request_id_var.get(),
+            self.model,
+            version,
+            positive_index,
+            columns,
+            row_count,
+            probabilities,
+            labels,
+            reasons,
+        )
+        try:
+            self._queue.put_nowait(decisions)
+        except queue.Full:
+            PREDICTION_LOG_DROPPED.inc(row_count)
+
+    def start(self) -> None:
+        """Start the writer thread (in the worker, after the fork)."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="loanapp-prediction-log", daemon=False
+            )
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Write what is queued, finish the open file, and end the thread."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        main = threading.main_thread()
+        while True:
+            try:
+                first = self._queue.get(timeout=TICK_SECONDS)
+            except queue.Empty:
+                ending = self._stopping.is_set() or not main.is_alive()
+                self._guarded(self._files.finish if ending else self._files.finish_if_old)
+                if ending:
+                    return
+                continue
+            batch = [first]
+            while len(batch) < BATCH_REQUESTS:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._write(batch)
+
+    def _write(self, batch: list[Decisions]) -> None:
+        """Write one batch, a partition at a time; rows that cannot be written are counted."""
+        for day, group in itertools.groupby(batch, key=day_of):
+            requests = list(group)
+            rows = sum(decisions.row_count for decisions in requests)
+            if self._guarded(functools.partial(self._write_day, day, requests)):
+                PREDICTION_LOG_WRITTEN.inc(rows)
+            else:
+                PREDICTION_LOG_DROPPED.inc(rows)
+        self._guarded(self._files.finish_if_old)
+
+    def _write_day(self, day: str, requests: list[Decisions]) -> None:
+        lines = b"".join(to_lines(decisions) for decisions in requests)
+        self._files.write(self.model, day, lines)
+
+    def _guarded(self, action: Callable[[], None]) -> bool:
+        """Run a file action; a failure (disk full, read-only) is logged once until one succeeds."""
+        try:
+            action()
+        except (OSError, ValueError) as exc:  # ValueError: a gzip stream closed by a failure
+            self._files.abandon()
+            if not self._failing:
+                logger.error("prediction log: cannot write under %s: %s", self.root, exc)
+            self._failing = True
+            return False
+        if self._failing:
+            logger.info("prediction log: writing under %s again", self.root)
+        self._failing = False
+        return True

@@ -1,0 +1,74 @@
+"""What a request hands to the prediction log, and the JSON lines the writer makes of it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import numpy as np
+import orjson
+
+from loanapp.schema import FeatureValue
+
+APPROVE = "approve"
+DECLINE = "decline"
+
+
+class Decisions(NamedTuple):
+    """One request's decisions, as references to what the request built anyway (no copies)."""
+
+    time: float
+    """Seconds since the epoch when the request was answered."""
+    request_id: str | None
+    model: str
+    version: str
+    positive_index: int
+    columns: dict[str, list[FeatureValue]]
+    row_count: int
+    probabilities: Any
+    """Class probabilities, one row per input row: an array or nested lists."""
+    labels: Any
+    """Class index per row: an array or a list."""
+    reasons: Sequence[Any] | None
+    """Per row: a decline's reasons (a list, or None if it has none); None for no row."""
+
+
+def day_of(decisions: Decisions) -> str:
+    """The date partition (UTC) of a request's rows."""
+    return datetime.fromtimestamp(decisions.time, UTC).strftime("%Y-%m-%d")
+
+
+def to_lines(decisions: Decisions) -> bytes:
+    """The rows of one request as JSON lines, newline-terminated."""
+    when = datetime.fromtimestamp(decisions.time, UTC).isoformat(timespec="milliseconds")
+    positive = np.asarray(decisions.probabilities, dtype=np.float64)[:, decisions.positive_index]
+    declined = (np.asarray(decisions.labels) == decisions.positive_index).tolist()
+    names = list(decisions.columns)
+    values = list(decisions.columns.values())
+    lines = []
+    for row, (p_bad, is_declined) in enumerate(zip(positive.tolist(), declined, strict=True)):
+        line: dict[str, object] = {
+            "time": when,
+            "request_id": decisions.request_id,
+            "model": decisions.model,
+            "model_version": decisions.version,
+            "row": row,
+            "input": dict(zip(names, (column[row] for column in values), strict=True)),
+            "p_bad": p_bad,
+            "decision": DECLINE if is_declined else APPROVE,
+        }
+        reasons = decisions.reasons[row] if decisions.reasons is not None else None
+        if is_declined and reasons:
+            line["reasons"] = reasons
+        lines.append(_encoded(line))
+    return b"".join(lines)
+
+
+def _encoded(line: dict[str, object]) -> bytes:
+    """One JSON line; text orjson refuses (a lone surrogate in an unseen category) is escaped."""
+    try:
+        return orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError:
+        return json.dumps(line, ensure_ascii=True).encode() + b"\n"
