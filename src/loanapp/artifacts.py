@@ -56,6 +56,7 @@ from loanapp.errors import (
     UntrustedArtifactError,
     quoted,
 )
+from loanapp.monitoring.profile import TrainingProfile
 from loanapp.schema import FeatureValue, InputSchema
 from loanapp.validation import validate_request
 
@@ -172,6 +173,8 @@ class ArtifactMetadata(_Frozen):
     reference: ReferenceRows
     compiled: str | None = None
     """Kind of the compiled form in the artifact ("linear", "trees"), None if it has none."""
+    training_profile: TrainingProfile | None = None
+    """The training data's distribution, for `loanapp monitor`; None in older artifacts."""
 
 
 def library_versions() -> dict[str, str]:
