@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 QUANTILES = tuple(q / 10 for q in range(1, 10))
-"""Inner edges of a number's bins: the training deciles."""
+"""Inner edges of a number's bins: the training deciles, each a value seen in training."""
 UNSEEN = "(unseen)"
 """The bin of a category value training never saw."""
 
@@ -75,7 +75,7 @@ class TrainingProfile(_Frozen):
 
 def binned(values: npt.NDArray[np.float64]) -> BinnedDistribution:
     """A number's training bins (deciles, ties merged) and their shares."""
-    edges = np.unique(np.quantile(values, QUANTILES))
+    edges = np.unique(np.quantile(values, QUANTILES, method="inverted_cdf"))
     places = np.searchsorted(edges, values, side="left")
     shares = np.bincount(places, minlength=len(edges) + 1) / len(values)
     return BinnedDistribution(edges=tuple(edges.tolist()), shares=tuple(shares.tolist()))
