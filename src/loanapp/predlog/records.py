@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -37,18 +38,41 @@ class Decisions(NamedTuple):
 
 def day_of(decisions: Decisions) -> str:
     """The date partition (UTC) of a request's rows."""
-    return datetime.fromtimestamp(decisions.time, UTC).strftime("%Y-%m-%d")
+    return _second_of(int(decisions.time))[:10]
+
+
+@functools.lru_cache(maxsize=4)
+def _second_of(second: int) -> str:
+    """ISO 8601 of a whole second, UTC; the lines of one second share it (formatting is slow)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+
+
+def iso_time(timestamp: float) -> str:
+    """ISO 8601 in UTC to the millisecond, e.g. 2026-12-01T03:40:11.123Z."""
+    second = int(timestamp)
+    return f"{_second_of(second)}.{int((timestamp - second) * 1000):03d}Z"
+
+
+def _positives(decisions: Decisions) -> tuple[list[float], list[bool]]:
+    """Each row's p(bad) and whether it was declined; lists of one row need no numpy."""
+    index = decisions.positive_index
+    if isinstance(decisions.probabilities, np.ndarray) or isinstance(decisions.labels, np.ndarray):
+        positive = np.asarray(decisions.probabilities, dtype=np.float64)[:, index]
+        return positive.tolist(), (np.asarray(decisions.labels) == index).tolist()
+    return (
+        [float(row[index]) for row in decisions.probabilities],
+        [label == index for label in decisions.labels],
+    )
 
 
 def to_lines(decisions: Decisions) -> bytes:
     """The rows of one request as JSON lines, newline-terminated."""
-    when = datetime.fromtimestamp(decisions.time, UTC).isoformat(timespec="milliseconds")
-    positive = np.asarray(decisions.probabilities, dtype=np.float64)[:, decisions.positive_index]
-    declined = (np.asarray(decisions.labels) == decisions.positive_index).tolist()
+    when = iso_time(decisions.time)
+    positive, declined = _positives(decisions)
     names = list(decisions.columns)
     values = list(decisions.columns.values())
     lines = []
-    for row, (p_bad, is_declined) in enumerate(zip(positive.tolist(), declined, strict=True)):
+    for row, (p_bad, is_declined) in enumerate(zip(positive, declined, strict=True)):
         line: dict[str, object] = {
             "time": when,
             "request_id": decisions.request_id,
