@@ -90,3 +90,15 @@ def test_a_full_queue_never_fails_or_holds_a_request(
 def test_off_records_nothing(tmp_path: Path, value: str) -> None:
     settings = PredictApiSettings(cache_dir=tmp_path / "cache", prediction_log=value)
     assert open_prediction_log(settings) is None
+
+
+def test_an_s3_log_is_written_in_the_spool_and_shipped(tmp_path: Path) -> None:
+    settings = PredictApiSettings(
+        cache_dir=tmp_path / "cache",
+        prediction_log="s3://bucket/predictions",
+        prediction_log_spool=tmp_path / "spool",
+    )
+    log = open_prediction_log(settings)
+    assert log is not None
+    assert log.root == tmp_path / "spool"
+    assert log.shipper is not None

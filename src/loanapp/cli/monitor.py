@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,6 +14,9 @@ from loanapp.cli.base import CommandContext, json_option, main, pass_context
 from loanapp.errors import InvalidInputError, LoanappError
 from loanapp.monitoring.profile import TrainingProfile
 from loanapp.settings import PREDICTION_LOG_OFF, PredictApiSettings, load_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _check_date(
@@ -28,10 +33,10 @@ def _check_date(
 @main.command()
 @click.option(
     "--log",
-    "log_path",
-    type=click.Path(path_type=Path, file_okay=False),
+    "log_target",
+    metavar="FOLDER|s3://BUCKET/PREFIX",
     default=None,
-    help="Prediction log folder [default: LOANAPP_PREDICTION_LOG or ./prediction-log].",
+    help="Prediction log [default: LOANAPP_PREDICTION_LOG or ./prediction-log].",
 )
 @click.option(
     "--since", default=None, callback=_check_date, help="First day to include (YYYY-MM-DD, UTC)."
@@ -46,17 +51,16 @@ def _check_date(
 @pass_context
 def monitor(
     context: CommandContext,
-    log_path: Path | None,
+    log_target: str | None,
     since: str | None,
     as_json: bool,
     out: Path | None,
 ) -> None:
     """PSI of every feature and of the score, per version, against its training data."""
     from loanapp.monitoring.report import build_report, report_table
-    from loanapp.predlog.reading import read_frame
 
-    root = log_path or _configured_log()
-    rows = read_frame(root, since)
+    root = (log_target or _configured_log()).strip()
+    rows = _read_log(root, since)
     if rows.empty:
         raise InvalidInputError(
             f"prediction log {root} holds no rows" + (f" since {since}" if since else "")
@@ -76,14 +80,24 @@ def monitor(
         click.echo(f"\nHTML report: {out / 'index.html'}")
 
 
-def _configured_log() -> Path:
-    """The folder LOANAPP_PREDICTION_LOG names (the services' setting, with its default)."""
+def _configured_log() -> str:
+    """What LOANAPP_PREDICTION_LOG names (the services' setting, with its default)."""
     target = load_settings(PredictApiSettings).prediction_log.strip()
-    if target.lower() == PREDICTION_LOG_OFF or "://" in target:
-        raise InvalidInputError(
-            f"LOANAPP_PREDICTION_LOG is {target!r}: name a prediction log folder with --log"
-        )
-    return Path(target)
+    if target.lower() == PREDICTION_LOG_OFF:
+        raise InvalidInputError("LOANAPP_PREDICTION_LOG is off: name a prediction log with --log")
+    return target
+
+
+def _read_log(target: str, since: str | None) -> pd.DataFrame:
+    """The logged rows of a folder, or of a bucket prefix (downloaded to a temporary folder)."""
+    from loanapp.predlog.reading import download_log, read_frame
+
+    if not target.startswith("s3://"):
+        return read_frame(Path(target), since)
+    from loanapp.store.s3 import S3Store
+
+    with tempfile.TemporaryDirectory(prefix="loanapp-monitor-") as folder:
+        return read_frame(download_log(S3Store.from_uri(target), Path(folder), since), since)
 
 
 def _profile_of(context: CommandContext, version: str) -> TrainingProfile | str:

@@ -18,6 +18,7 @@ from loanapp.predict_api.v2 import blueprint as open_inference
 from loanapp.predict_api.views import blueprint
 from loanapp.predict_api.watcher import ModelWatcher
 from loanapp.predlog.log import PredictionLog
+from loanapp.predlog.shipping import Shipper
 from loanapp.settings import PREDICTION_LOG_OFF, PredictApiSettings, load_settings
 from loanapp.web import install_common_handlers, install_state
 
@@ -55,9 +56,16 @@ def open_prediction_log(settings: PredictApiSettings) -> PredictionLog | None:
     target = settings.prediction_log.strip()
     if target.lower() == PREDICTION_LOG_OFF:
         return None
+    folder, shipper = Path(target), None
+    if target.startswith("s3://"):
+        from loanapp.store.s3 import S3Store  # the predict API touches a store only for this
+
+        folder = settings.prediction_log_spool
+        shipper = Shipper(folder, S3Store.from_uri(target))
     return PredictionLog(
-        Path(target),
+        folder,
         settings.model_name,
+        shipper=shipper,
         sample=settings.prediction_log_sample,
         queue_size=settings.prediction_log_queue,
         max_bytes=settings.prediction_log_max_bytes,

@@ -25,6 +25,7 @@ from loanapp.logs import request_id_var
 from loanapp.metrics.predictions import PREDICTION_LOG_DROPPED, PREDICTION_LOG_WRITTEN
 from loanapp.predlog.files import RotatingFiles
 from loanapp.predlog.records import Decisions, day_of, to_lines
+from loanapp.predlog.shipping import Shipper
 from loanapp.schema import FeatureValue
 
 logger = logging.getLogger(__name__)
@@ -47,14 +48,18 @@ class PredictionLog:
         queue_size: int = 10_000,
         max_bytes: int = 64 * 1024 * 1024,
         max_seconds: float = 300.0,
-        on_finished: Callable[[Path], None] = lambda _path: None,
+        shipper: Shipper | None = None,
     ) -> None:
         self.root = root
         self.model = model
         self.sample = sample
         self._queue: queue.Queue[Decisions] = queue.Queue(maxsize=queue_size)
+        self.shipper = shipper
         self._files = RotatingFiles(
-            root, max_bytes=max_bytes, max_seconds=max_seconds, on_finished=on_finished
+            root,
+            max_bytes=max_bytes,
+            max_seconds=max_seconds,
+            on_finished=shipper.file_finished if shipper else lambda _path: None,
         )
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -91,7 +96,9 @@ class PredictionLog:
             PREDICTION_LOG_DROPPED.inc(row_count)
 
     def start(self) -> None:
-        """Start the writer thread (in the worker, after the fork)."""
+        """Start the writer thread, and the shipper's (in the worker, after the fork)."""
+        if self.shipper is not None:
+            self.shipper.start()
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._run, name="loanapp-prediction-log", daemon=False
@@ -99,10 +106,12 @@ class PredictionLog:
             self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Write what is queued, finish the open file, and end the thread."""
+        """Write what is queued, finish the open file, end the thread; then ship what is left."""
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self.shipper is not None:
+            self.shipper.stop()
 
     def _run(self) -> None:
         main = threading.main_thread()

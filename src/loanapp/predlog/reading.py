@@ -6,12 +6,13 @@ import gzip
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from loanapp.errors import InvalidInputError
 from loanapp.predlog.files import FINISHED_SUFFIX
+from loanapp.store.objects import StoredObject
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,6 +27,32 @@ def log_files(root: Path, since: str | None = None) -> list[Path]:
         for path in root.glob(f"model=*/date=*/*{FINISHED_SUFFIX}")
         if since is None or path.parent.name.removeprefix("date=") >= since
     )
+
+
+class Downloads(Protocol):
+    """An object store's listing and reads (loanapp.store's backends)."""
+
+    def list(self, prefix: str) -> list[str]:
+        """Keys starting with `prefix`, sorted."""
+        ...
+
+    def get(self, key: str) -> StoredObject:
+        """An object's bytes."""
+        ...
+
+
+def download_log(store: Downloads, into: Path, since: str | None = None) -> Path:
+    """Copy the shipped files (of partitions dated `since` or later) into a folder; the folder."""
+    for key in store.list("model="):
+        parts = key.split("/")
+        if len(parts) != 3 or not parts[1].startswith("date=") or not key.endswith(FINISHED_SUFFIX):
+            continue
+        if since is not None and parts[1].removeprefix("date=") < since:
+            continue
+        target = into.joinpath(*parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(store.get(key).data)
+    return into
 
 
 def read_records(paths: list[Path], since: str | None = None) -> Iterator[dict[str, Any]]:
