@@ -179,8 +179,8 @@ class PredictApiSettings(Settings):
         1.0, ge=0, le=1, description="Share of prediction requests recorded (0 to 1)."
     )
     prediction_log_spool: Path = Field(
-        Path("./prediction-log-spool"),
-        description="With an s3:// prediction log: files written here, deleted once uploaded.",
+        Path("./prediction-log"),
+        description="With an s3:// prediction log: files are written here, deleted once uploaded.",
     )
     prediction_log_max_bytes: int = Field(
         64 * 1024 * 1024,
