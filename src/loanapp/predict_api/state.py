@@ -34,11 +34,9 @@ class PredictApiState:
             self.prediction_log.start()
 
     def stop(self) -> None:
-        """Stop following the model server, and finish the prediction log's file.
+        """Stop following the model server; the model in the slot keeps answering.
 
-        The model in the slot keeps answering; rows of requests still in flight are written by
-        the log's thread before the worker exits (it outlives the main thread for that).
+        The prediction log is not stopped here: requests in flight still log their rows, and
+        its thread writes them, finishes its file and ends once the worker's main thread has.
         """
         self.watcher.stop()
-        if self.prediction_log is not None:
-            self.prediction_log.stop()

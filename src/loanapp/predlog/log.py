@@ -4,8 +4,8 @@ A request's cost is one `put_nowait` of a tuple of references (and a random draw
 the lines, gzip and the files are the writer thread's work. When the queue is full the request's
 rows are dropped and counted (`loanapp_prediction_log_dropped_total`): logging never slows or
 fails a request. The thread is not a daemon, and stops by itself once the main thread has ended,
-after writing what the queue holds: a worker that exits (granian's workers do not run `atexit`)
-finishes its last file.
+after writing what the queue holds: a worker that exits (granian's workers do not run `atexit`,
+but do wait for such threads) finishes its last file.
 """
 
 from __future__ import annotations
@@ -105,12 +105,17 @@ class PredictionLog:
             )
             self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Write what is queued, finish the open file, end the thread; then ship what is left."""
+    def stop(self, timeout: float = 15.0) -> None:
+        """Write what is queued, finish the open file, ship what is left, end the threads.
+
+        A served worker needs no call: the thread does the same once the main thread has ended,
+        that is after the server has finished the requests in flight, whose rows are queued by
+        then. Stopping earlier, on SIGTERM, would lose them.
+        """
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        if self.shipper is not None:
+        elif self.shipper is not None:
             self.shipper.stop()
 
     def _run(self) -> None:
@@ -122,6 +127,8 @@ class PredictionLog:
                 ending = self._stopping.is_set() or not main.is_alive()
                 self._guarded(self._files.finish if ending else self._files.finish_if_old)
                 if ending:
+                    if self.shipper is not None:
+                        self.shipper.stop()  # one last bounded pass: the worker waits for it
                     return
                 continue
             batch = [first]
