@@ -16,7 +16,7 @@ from loanapp.training.options import (
     DEFAULT_MODEL_TYPE,
     DEFAULT_REPEATS,
     DEFAULT_SEED,
-    MODEL_TYPES,
+    TRAINABLE_MODEL_TYPES,
     TrainingOptions,
 )
 
@@ -38,7 +38,8 @@ def _cost_option(flag: str, default: float, when: str) -> Callable[[OptionTarget
 @click.option(
     "--model",
     "model_type",
-    type=click.Choice(MODEL_TYPES),
+    type=click.Choice(TRAINABLE_MODEL_TYPES),
+    help="What to fit; baseline gives everyone the base rate (the reference to beat).",
     default=DEFAULT_MODEL_TYPE,
     show_default=True,
 )
