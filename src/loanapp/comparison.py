@@ -123,10 +123,10 @@ def _not_comparable(candidate: ArtifactMetadata, current: ArtifactMetadata) -> s
     if new is None or old is None:
         which = "the candidate" if new is None else "the current version"
         return f"{which} records no per-fold scores (trained before they were kept)"
-    if candidate.input_schema != current.input_schema:
-        return "their input schemas differ"
     if new.plan.data_sha256 != old.plan.data_sha256 or new.plan.data_rows != old.plan.data_rows:
         return "they were trained on different data"
+    if candidate.input_schema != current.input_schema:
+        return "their input schemas differ"
     if new.plan != old.plan:
         return "their cross-validation folds differ (seed, folds, repeats or holdout)"
     if len(new.roc_auc) < 2:
