@@ -6,6 +6,7 @@ out-of-fold and holdout predictions and draws them, so it imports those, and mat
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -15,17 +16,16 @@ import click
 from loanapp.artifacts import ArtifactMetadata, compute_version, read_metadata
 from loanapp.cli.base import CommandContext, json_option, main, name_option, pass_context
 from loanapp.comparison import GATE_THRESHOLD, Comparison, PairedDelta, compare
+from loanapp.errors import InvalidInputError
 
 
 def _load_metadata(
     context: CommandContext, name: str, reference: str
 ) -> tuple[str, ArtifactMetadata]:
     """A version's id and metadata: an artifact file if `reference` is one, else a version of
-    the model in the store (full hash or unique prefix)."""
-    path = Path(reference)
-    if path.is_file():
-        data = path.read_bytes()
-        version = compute_version(data)
+    the model in the store (full hash or unique prefix, its record only)."""
+    if Path(reference).is_file():
+        data, version = _load_artifact(context, name, reference)
         return version, read_metadata(data, version)
     record = context.registry.get_version(name, reference)
     return record.version, record.metadata
@@ -112,3 +112,61 @@ def _auc(metadata: ArtifactMetadata) -> str:
 
 def _delta(delta: PairedDelta, spec: str) -> str:
     return f"{delta.mean:+{spec}} (corrected 95 % CI {delta.low:+{spec}} to {delta.high:+{spec}})"
+
+
+@main.command()
+@click.argument("version")
+@name_option
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder to write into [default: report-<first 12 hex digits of the version>].",
+)
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="The loan CSV the version was trained on [default: the shipped Lending Club sample].",
+)
+@pass_context
+def report(
+    context: CommandContext, version: str, name: str | None, out: Path | None, data: Path | None
+) -> None:
+    """Write an HTML evaluation report of VERSION (store version or artifact file) with PNG plots.
+
+    ROC, precision-recall, calibration, score distribution by outcome, cost by threshold; a
+    ten-band score table; the top reasons across declines; the stored metrics and money with
+    their intervals. The curves come from the version's holdout, rebuilt from its training data.
+    """
+    if importlib.util.find_spec("matplotlib") is None:
+        raise click.ClickException(
+            "loanapp report draws its plots with matplotlib, which is not installed: "
+            "pip install 'loanapp[report]'"
+        )
+    from loanapp.report.figures import score_holdout
+    from loanapp.report.page import PAGE, render_page
+    from loanapp.report.plots import draw_plots
+    from loanapp.training.data import load_dataset
+
+    artifact, version_id = _load_artifact(context, context.model_name(name), version)
+    holdout = score_holdout(artifact, version_id, load_dataset(data))
+    folder = out or Path(f"report-{version_id[:12]}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for plot in draw_plots(holdout, folder):
+            click.echo(f"wrote {plot}")
+        (folder / PAGE).write_text(render_page(holdout), encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write the report into {folder}: {exc.strerror}") from exc
+    click.echo(f"wrote {folder / PAGE}")
+
+
+def _load_artifact(context: CommandContext, name: str, reference: str) -> tuple[bytes, str]:
+    """Artifact bytes and version id: a file if `reference` is one, else a stored version."""
+    path = Path(reference)
+    if path.is_file():
+        data = path.read_bytes()
+        return data, compute_version(data)
+    version = context.registry.resolve_version(name, reference)
+    return context.registry.load_artifact_bytes(version), version

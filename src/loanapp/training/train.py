@@ -62,6 +62,21 @@ class TrainingResult:
     metadata: ArtifactMetadata
 
 
+def split_holdout(
+    dataset: Dataset, holdout_fraction: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Training part and holdout (features, then targets), stratified; the same for the same
+    data, fraction and seed, so a report can rebuild a model's holdout."""
+    train_x, holdout_x, train_y, holdout_y = train_test_split(
+        dataset.features,
+        dataset.target,
+        test_size=holdout_fraction,
+        stratify=dataset.target,
+        random_state=seed,
+    )
+    return train_x, holdout_x, train_y, holdout_y
+
+
 def train_model(
     dataset: Dataset,
     options: TrainingOptions,
@@ -69,12 +84,8 @@ def train_model(
 ) -> TrainingResult:
     """Cross-validate, pick the threshold, fit on the training part, evaluate on the holdout."""
     schema = InputSchema.from_frame(dataset.features)
-    train_x, holdout_x, train_y, holdout_y = train_test_split(
-        dataset.features,
-        dataset.target,
-        test_size=options.holdout_fraction,
-        stratify=dataset.target,
-        random_state=options.seed,
+    train_x, holdout_x, train_y, holdout_y = split_holdout(
+        dataset, options.holdout_fraction, options.seed
     )
 
     def fit(rows: pd.DataFrame, target: npt.NDArray[np.int64]) -> Pipeline:
