@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from loanapp.errors import MissingReasonError, PromotionRefusedError
@@ -32,7 +34,7 @@ def test_the_baseline_is_refused_with_both_figures(
         f"production {logreg.version[:12]} has {auc:.4f}, and ΔAUC {0.5 - auc:+.4f} (95 % CI "
     )
     assert "below -0.005; use force with a reason to promote anyway" in message
-    gate = refused.value.to_dict()["gate"]
+    gate: Any = refused.value.to_dict()["gate"]
     assert gate["candidate"] == baseline.version
     assert gate["current"] == logreg.version
     assert gate["delta_auc"] == pytest.approx(0.5 - auc)
