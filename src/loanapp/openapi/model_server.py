@@ -196,9 +196,9 @@ def _promote_operation(alias_answer: dict[str, Any], version: str) -> dict[str, 
                 "description": "Promote even if the gate refuses; needs a reason (else 422).",
             },
             "reason": {
-                "type": "string",
+                "type": ["string", "null"],
                 "maxLength": 500,
-                "description": "Why; kept in the alias history with who promoted.",
+                "description": "Why; kept in the alias history with who promoted (null: none).",
             },
         },
     }
