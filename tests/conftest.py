@@ -50,6 +50,12 @@ def gbm() -> TrainingResult:
 
 
 @pytest.fixture(scope="session")
+def baseline() -> TrainingResult:
+    """The prior-only model trained on the same sample and folds as `logreg`."""
+    return train_small("baseline")
+
+
+@pytest.fixture(scope="session")
 def second_logreg(logreg: TrainingResult) -> bytes:
     """Another version of the same model: same estimator, different metadata, so another hash."""
     return rebuild(logreg.artifact, name="loan", model_type="logreg-copy")

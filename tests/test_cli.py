@@ -231,3 +231,85 @@ def test_serve_refuses_trusted_keys_it_cannot_read(tmp_path: Path) -> None:
     )
     assert private_key.returncode == 1
     assert private_key.stderr.startswith(f"Error: {private} is not a PEM public key")
+
+
+def test_promote_through_the_gate_force_and_history(
+    tmp_path: Path, logreg: TrainingResult, baseline: TrainingResult
+) -> None:
+    runner = CliRunner()
+    store = ["--store", str(tmp_path / "store")]
+    env = {"LOANAPP_ACTOR": "dana"}
+    for result in (logreg, baseline):
+        (tmp_path / f"{result.metadata.model_type}.bin").write_bytes(result.artifact)
+    pushed = runner.invoke(
+        main, [*store, "push", str(tmp_path / "logreg.bin"), "--alias", "production"]
+    )
+    assert pushed.exit_code == 0, pushed.output
+    assert runner.invoke(main, [*store, "push", str(tmp_path / "baseline.bin")]).exit_code == 0
+
+    refused = runner.invoke(main, [*store, "promote", baseline.version[:10]], env=env)
+    assert refused.exit_code == 1
+    assert refused.output.startswith(
+        f"Error: promotion refused: candidate {baseline.version[:12]} has CV ROC-AUC 0.5000 and "
+        f"production {logreg.version[:12]} has "
+    )
+    no_reason = runner.invoke(main, [*store, "promote", baseline.version, "--force"], env=env)
+    assert no_reason.exit_code == 1
+    assert "a forced promotion needs a reason" in no_reason.output
+
+    forced = runner.invoke(
+        main,
+        [*store, "promote", baseline.version, "--force", "--reason", "prior-only trial"],
+        env=env,
+    )
+    assert forced.exit_code == 0, forced.output
+    assert "forced past the gate" in forced.output
+    history = runner.invoke(main, [*store, "history"], env=env)
+    last = history.output.splitlines()[-1]
+    assert last.endswith("by dana  FORCED  (prior-only trial)")
+    as_json = json.loads(runner.invoke(main, [*store, "history", "--json"]).output)
+    assert as_json["history"][-1]["forced"] is True
+    assert as_json["history"][-1]["reason"] == "prior-only trial"
+
+
+def test_compare_prints_the_paired_figures(
+    tmp_path: Path, logreg: TrainingResult, baseline: TrainingResult, second_logreg: bytes
+) -> None:
+    runner = CliRunner()
+    store = ["--store", str(tmp_path / "store")]
+    files = {}
+    for label, data in {
+        "logreg": logreg.artifact,
+        "baseline": baseline.artifact,
+        "copy": second_logreg,
+    }.items():
+        files[label] = tmp_path / f"{label}.bin"
+        files[label].write_bytes(data)
+    assert runner.invoke(main, [*store, "push", str(files["logreg"])]).exit_code == 0
+
+    # A version in the store against an artifact file.
+    result = runner.invoke(main, [*store, "compare", str(files["baseline"]), logreg.version[:8]])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"candidate  {baseline.version[:12]}  baseline  CV ROC-AUC 0.5000")
+    assert lines[1].startswith(f"current    {logreg.version[:12]}  logreg")
+    assert lines[2] == "folds      3 paired (3 x 1 repeated stratified on 480 rows, seed 42)"
+    auc = logreg.metadata.metrics.cross_validation["roc_auc"].mean
+    assert lines[3].startswith(f"ΔAUC       {0.5 - auc:+.4f} (corrected 95 % CI ")
+    assert lines[3].endswith("candidate ahead in 0 of 3 folds")
+    assert lines[4].startswith("Δcost      +")  # the baseline costs more per applicant
+    assert lines[-1].startswith("gate       refuses (worse)")
+
+    same = runner.invoke(main, [*store, "compare", str(files["copy"]), str(files["logreg"])])
+    assert "ΔAUC       +0.0000 (corrected 95 % CI +0.0000 to +0.0000)" in same.output
+    assert "verdict    no difference shown" in same.output
+    assert "gate       passes" in same.output
+
+    as_json = json.loads(
+        runner.invoke(
+            main, [*store, "compare", "--json", str(files["baseline"]), str(files["logreg"])]
+        ).output
+    )
+    assert as_json["gate"] == "worse"
+    assert as_json["delta_auc"]["mean"] == pytest.approx(0.5 - auc)
+    assert as_json["delta_cost"]["folds"] == 3

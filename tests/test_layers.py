@@ -79,6 +79,7 @@ def published_store(registry: ModelRegistry, logreg: TrainingResult) -> Path:
         ["promote", "{version}"],
         ["rollback", "--alias", "missing"],
         ["verify"],
+        ["compare", "{version}", "{version}"],
     ],
 )
 def test_registry_commands_load_no_pandas_scipy_or_scikit_learn(

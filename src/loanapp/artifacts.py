@@ -126,6 +126,53 @@ class ConfusionMatrix(_Frozen):
     true_positive: int
 
 
+class Estimate(_Frozen):
+    """A figure with its 95 % bootstrap interval."""
+
+    value: float
+    low: float
+    high: float
+
+
+class MoneyFigures(_Frozen):
+    """Expected cost per applicant, in loan units, of the model at its threshold and of two
+    trivial rules: approve everyone, and decline from an `int_rate` cutoff up."""
+
+    basis: str
+    """Which predictions: the training part's out-of-fold ones, or the holdout's."""
+    applicants: int
+    int_rate_cutoff: float
+    """The int_rate rule declines from this rate up (inf: it declines nobody)."""
+    model: Estimate
+    approve_everyone: Estimate
+    int_rate_rule: Estimate
+    saving_vs_approve_everyone: Estimate
+    saving_vs_int_rate_rule: Estimate
+
+
+class FoldPlan(_Frozen):
+    """What fixes the cross-validation folds: two models with equal plans were scored on the same
+    rows in every fold, so their fold scores can be compared pair by pair."""
+
+    data_sha256: str
+    data_rows: int
+    holdout_fraction: float
+    seed: int
+    folds: int
+    repeats: int
+    train_rows: int
+
+
+class FoldScores(_Frozen):
+    """Per-fold figures on the plan's folds (in the splitter's order): what the promotion gate and
+    `loanapp compare` pair, so neither has to retrain."""
+
+    plan: FoldPlan
+    roc_auc: tuple[float, ...]
+    cost_per_applicant: tuple[float, ...]
+    """Cost per applicant of the fold's test rows at the model's decision threshold."""
+
+
 class Metrics(_Frozen):
     """Evaluation of the model: k-fold CV on the training part and the held-out split."""
 
@@ -138,6 +185,12 @@ class Metrics(_Frozen):
     """How the CV was run, e.g. "5 x 5 repeated stratified"; None in older artifacts."""
     holdout_roc_auc_interval: tuple[float, float] | None = None
     """95 % percentile-bootstrap interval of the holdout ROC-AUC; None in older artifacts."""
+    folds: FoldScores | None = None
+    """Per-fold scores for paired comparisons; None in older artifacts (not comparable)."""
+    money: MoneyFigures | None = None
+    """Cost per applicant on the training part's out-of-fold predictions; None in older ones."""
+    holdout_money: MoneyFigures | None = None
+    """The same on the holdout (too few applicants to tell rules apart; shown for honesty)."""
 
 
 class TrainingData(_Frozen):

@@ -11,7 +11,8 @@
     │   ├── ObjectExistsError               create-only write of a key that exists
     │   ├── PreconditionFailedError         compare-and-swap lost against another writer
     │   ├── AmbiguousVersionError           a hash prefix matches several versions
-    │   └── NothingToRollBackError          an alias has no earlier version
+    │   ├── NothingToRollBackError          an alias has no earlier version
+    │   └── PromotionRefusedError           the gate: the candidate is worse, or not comparable
     ├── ArtifactError                 422  the bytes are not a model we will serve
     │   ├── ArtifactIntegrityError          SHA-256 of the bytes differs from the expected one
     │   ├── DamagedVersionError             an alias would move to a version whose bytes are damaged
@@ -27,6 +28,7 @@
     ├── PayloadTooLargeError          413  a body or batch is larger than the configured limit
     ├── UnsupportedEncodingError      415  a body is compressed with an encoding we do not read
     ├── RequestValidationError        422  rows do not match the model's input schema
+    ├── MissingReasonError            422  a forced promotion names no reason
     ├── ModelNotReadyError            503  no verified model is loaded yet
     ├── UpstreamUnavailableError      503  the model server cannot be reached or answered wrongly
     ├── CorruptRecordError            500  a registry record in the store cannot be parsed
@@ -192,6 +194,59 @@ class NothingToRollBackError(ConflictError):
         )
         self.name = name
         self.alias = alias
+
+
+class PromotionRefusedError(ConflictError):
+    """The promotion gate refuses a candidate: its paired CV ROC-AUC is worse than the current
+    version's beyond the margin, or the two cannot be compared on the same folds."""
+
+    def __init__(
+        self,
+        *,
+        alias: str,
+        candidate: tuple[str, float],
+        current: tuple[str, float],
+        delta_auc: tuple[float, float, float] | None,
+        threshold: float,
+        not_comparable: str | None,
+    ) -> None:
+        (new, new_auc), (old, old_auc) = candidate, current
+        figures = (
+            f"candidate {new[:12]} has CV ROC-AUC {new_auc:.4f} and {alias} {old[:12]} "
+            f"has {old_auc:.4f}"
+        )
+        if delta_auc is None:
+            why = f"cannot be compared on the same folds: {not_comparable}"
+        else:
+            mean, low, high = delta_auc
+            why = (
+                f"ΔAUC {mean:+.4f} (95 % CI {low:+.4f} to {high:+.4f}) has its lower bound "
+                f"below {threshold}"
+            )
+        super().__init__(
+            f"promotion refused: {figures}, and {why}; use force with a reason to promote anyway"
+        )
+        self.gate: dict[str, object] = {
+            "candidate": new,
+            "current": old,
+            "delta_auc": None if delta_auc is None else delta_auc[0],
+            "delta_auc_ci": None if delta_auc is None else [delta_auc[1], delta_auc[2]],
+            "threshold": threshold,
+            "why": "not_comparable" if delta_auc is None else "worse",
+        }
+
+    def to_dict(self) -> dict[str, object]:
+        """The error body, with the gate's figures."""
+        return super().to_dict() | {"gate": self.gate}
+
+
+class MissingReasonError(LoanappError):
+    """A promotion was forced past the gate without saying why."""
+
+    status_code = 422
+
+    def __init__(self) -> None:
+        super().__init__("a forced promotion needs a reason: give a non-empty 'reason'")
 
 
 class ArtifactError(LoanappError):

@@ -5,7 +5,7 @@ scikit-learn, the development harness) inside the command that needs it, so `loa
 the registry commands start in a fraction of a second.
 """
 
-from loanapp.cli import monitor, registry, services, signing, training
+from loanapp.cli import evaluation, monitor, registry, services, signing, training
 from loanapp.cli.base import main
 
-__all__ = ["main", "monitor", "registry", "services", "signing", "training"]
+__all__ = ["evaluation", "main", "monitor", "registry", "services", "signing", "training"]

@@ -88,11 +88,32 @@ def show(context: CommandContext, version: str, name: str | None) -> None:
 @click.argument("version")
 @name_option
 @alias_option
+@click.option(
+    "--force", is_flag=True, help="Promote even if the gate refuses (needs --reason; recorded)."
+)
+@click.option("--reason", default=None, help="Why: kept in the alias history with who did it.")
 @pass_context
-def promote(context: CommandContext, version: str, name: str | None, alias: str) -> None:
-    """Point an alias at a published version (its stored bytes are verified first)."""
+def promote(
+    context: CommandContext,
+    version: str,
+    name: str | None,
+    alias: str,
+    force: bool,
+    reason: str | None,
+) -> None:
+    """Point an alias at a published version, through the promotion gate.
+
+    The gate compares the version with the alias's current one on the cross-validation folds both
+    recorded at training and refuses it if the 95 % lower bound of its ROC-AUC difference is below
+    -0.005, or if the two cannot be compared; --force --reason TEXT promotes anyway, recorded.
+    """
     record = context.registry.promote(
-        context.model_name(name), version, actor=context.settings.actor, alias=alias
+        context.model_name(name),
+        version,
+        actor=context.settings.actor,
+        alias=alias,
+        force=force,
+        reason=reason,
     )
     _echo_change(record)
 
@@ -121,9 +142,12 @@ def history(context: CommandContext, name: str | None, alias: str, as_json: bool
         click.echo(record.model_dump_json(indent=2))
         return
     for change in record.history:
+        forced = "  FORCED" if change.forced else ""
+        why = f"  ({change.reason})" if change.reason else ""
         click.echo(
             f"{change.revision:>4}  {change.at:%Y-%m-%d %H:%M:%S}  {change.action:<8}  "
             f"{(change.previous or '-')[:12]:<12} -> {change.version[:12]}  by {change.by}"
+            f"{forced}{why}"
         )
 
 
@@ -145,7 +169,8 @@ def verify(context: CommandContext, name: str | None) -> None:
 
 def _echo_change(record: AliasRecord) -> None:
     change = record.history[-1]
+    forced = ", forced past the gate" if change.forced else ""
     click.echo(
         f"{record.alias}: {change.previous or '(unset)'} -> {change.version} "
-        f"({change.action}, revision {change.revision})"
+        f"({change.action}, revision {change.revision}{forced})"
     )

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
+from loanapp.artifacts import Estimate, MoneyFigures
 from loanapp.cli.base import CommandContext, main, name_option, pass_context
 from loanapp.errors import InvalidInputError
 from loanapp.training.options import (
@@ -16,7 +17,7 @@ from loanapp.training.options import (
     DEFAULT_MODEL_TYPE,
     DEFAULT_REPEATS,
     DEFAULT_SEED,
-    MODEL_TYPES,
+    TRAINABLE_MODEL_TYPES,
     TrainingOptions,
 )
 
@@ -38,7 +39,8 @@ def _cost_option(flag: str, default: float, when: str) -> Callable[[OptionTarget
 @click.option(
     "--model",
     "model_type",
-    type=click.Choice(MODEL_TYPES),
+    type=click.Choice(TRAINABLE_MODEL_TYPES),
+    help="What to fit; baseline gives everyone the base rate (the reference to beat).",
     default=DEFAULT_MODEL_TYPE,
     show_default=True,
 )
@@ -115,5 +117,23 @@ def train(
         f"{matrix.true_positive} defaults caught, {matrix.false_negative} missed, "
         f"{matrix.false_positive} good loans rejected, {matrix.true_negative} approved"
     )
+    for money in (metrics.money, metrics.holdout_money):
+        if money is not None:
+            click.echo(_money_line(money))
     click.echo(f"version {result.version}")
     click.echo(f"wrote {out} ({len(result.artifact)} bytes)")
+
+
+def _money_line(money: MoneyFigures) -> str:
+    """Cost per applicant and the savings against the two trivial rules, with intervals."""
+
+    def figure(estimate: Estimate) -> str:
+        return f"{estimate.value:+.5f} ({estimate.low:+.5f} to {estimate.high:+.5f})"
+
+    basis = "out-of-fold" if money.basis != "holdout" else "holdout"
+    return (
+        f"money ({basis}, {money.applicants} applicants, loan units per applicant, 95% "
+        f"bootstrap): cost {figure(money.model)}; saves {figure(money.saving_vs_approve_everyone)} "
+        f"vs approving everyone, {figure(money.saving_vs_int_rate_rule)} vs int_rate >= "
+        f"{money.int_rate_cutoff:g}"
+    )

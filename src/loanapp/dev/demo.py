@@ -18,11 +18,13 @@ from loanapp.defaults import DEFAULT_ALIAS, DEFAULT_MODEL_NAME
 from loanapp.dev.processes import free_port
 from loanapp.dev.stack import LocalStack, wait_for_served_version
 from loanapp.dev.traffic import Reply, summarize
+from loanapp.errors import PromotionRefusedError
 from loanapp.training.options import QUICK_REPEATS, ModelType, TrainingOptions
 
 DEMO_ACTOR = "demo"
 TRAFFIC_MAX_SECONDS = 150.0
 DEMO_MODEL_TYPES: tuple[ModelType, ...] = ("logreg", "gbm")
+DEMO_REASON = "demo: show a swap and a rollback under live traffic"
 
 
 @dataclass(frozen=True)
@@ -119,8 +121,17 @@ def _swap_roll_back_and_restart(
     stack: LocalStack, logreg: TrainedArtifact, gbm: TrainedArtifact, step: _Steps
 ) -> None:
     registry = stack.registry()
-    step(f"publishing and promoting gbm {gbm.version[:12]}")
-    registry.publish(gbm.path.read_bytes(), actor=DEMO_ACTOR, alias=DEFAULT_ALIAS)
+    step(f"publishing gbm {gbm.version[:12]} and asking the promotion gate")
+    registry.publish(gbm.path.read_bytes(), actor=DEMO_ACTOR)
+    try:
+        registry.promote(DEFAULT_MODEL_NAME, gbm.version, actor=DEMO_ACTOR)
+        step("  the gate let gbm through")
+    except PromotionRefusedError as refusal:
+        step(f"  {refusal.message}")
+        step("  promoting it anyway with --force and a reason, as an operator would")
+        registry.promote(
+            DEFAULT_MODEL_NAME, gbm.version, actor=DEMO_ACTOR, force=True, reason=DEMO_REASON
+        )
     seconds = wait_for_served_version(stack.predict_api_url, gbm.version)
     step(f"  predict API serves gbm after {seconds:.2f}s")
     time.sleep(1)

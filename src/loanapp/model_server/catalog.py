@@ -87,8 +87,18 @@ class ModelCatalog(Protocol):
         a ConflictError when writes are off."""
         ...
 
-    def promote(self, name: str, version: str, *, actor: str, alias: str) -> AliasRecord:
-        """Point an alias at a version; a ConflictError when writes are off."""
+    def promote(
+        self,
+        name: str,
+        version: str,
+        *,
+        actor: str,
+        alias: str,
+        force: bool = False,
+        reason: str | None = None,
+    ) -> AliasRecord:
+        """Point an alias at a version through the promotion gate (`force` with a `reason`
+        overrides it); a ConflictError when writes are off or the gate refuses."""
         ...
 
     def rollback(self, name: str, *, actor: str, alias: str) -> AliasRecord:
@@ -224,9 +234,20 @@ class RegistryCatalog:
             self._accept(self.registry.get_alias(record.name, alias))  # wake long-polls now
         return record
 
-    def promote(self, name: str, version: str, *, actor: str, alias: str) -> AliasRecord:
+    def promote(
+        self,
+        name: str,
+        version: str,
+        *,
+        actor: str,
+        alias: str,
+        force: bool = False,
+        reason: str | None = None,
+    ) -> AliasRecord:
         """Promote, and wake this process's long-polls at once if it moved the followed alias."""
-        record = self.registry.promote(name, version, actor=actor, alias=alias)
+        record = self.registry.promote(
+            name, version, actor=actor, alias=alias, force=force, reason=reason
+        )
         if alias == self.alias:
             self._accept(record)
         return record

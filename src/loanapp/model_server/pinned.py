@@ -133,7 +133,16 @@ class PinnedCatalog:
         """Refused: pinned mode serves one file."""
         raise self._refusal()
 
-    def promote(self, name: str, version: str, *, actor: str, alias: str) -> AliasRecord:
+    def promote(
+        self,
+        name: str,
+        version: str,
+        *,
+        actor: str,
+        alias: str,
+        force: bool = False,
+        reason: str | None = None,
+    ) -> AliasRecord:
         """Refused: pinned mode serves one file."""
         raise self._refusal()
 

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 ACTOR_HEADER = "X-Loanapp-Actor"
 MAX_ACTOR_CHARS = 100
+MAX_REASON_CHARS = 500  # a sentence or two for the history, not a document
 # The example version of the document while the model has none.
 PLACEHOLDER_VERSION = "0" * 64
 # A version's bytes never change, so any cache may keep them forever.
@@ -94,13 +95,29 @@ def get_alias(name: str, alias: str) -> Response:
 def promote(name: str, alias: str) -> Response:
     """Point an alias at a version (admin)."""
     actor = _admin_actor()
-    body = read_json_body(request)
-    if not isinstance(body, dict) or not isinstance(body.get("version"), str):
-        raise MalformedRequestError('body must be {"version": "<SHA-256 or unique prefix>"}')
-    record = _catalog().promote(name, body["version"], actor=actor, alias=alias)
+    version, force, reason = _promotion_body(read_json_body(request))
+    record = _catalog().promote(name, version, actor=actor, alias=alias, force=force, reason=reason)
     record_alias_change(name, alias, "promote")
-    _log_write(actor, f"promoted {name} alias {alias} to", record.version)
+    forced = " (forced past the gate)" if record.history[-1].forced else ""
+    _log_write(actor, f"promoted {name} alias {alias}{forced} to", record.version)
     return _alias_response(record)
+
+
+def _promotion_body(body: object) -> tuple[str, bool, str | None]:
+    """The version, force flag and reason of a promotion body; 400 when malformed."""
+    if not isinstance(body, dict) or not isinstance(body.get("version"), str):
+        raise MalformedRequestError(
+            'body must be {"version": "<SHA-256 or unique prefix>", "force": false, '
+            '"reason": "<why>"}'
+        )
+    force, reason = body.get("force", False), body.get("reason")
+    if not isinstance(force, bool):
+        raise MalformedRequestError(f"'force' must be true or false, got {quoted(force)}")
+    if reason is not None and not isinstance(reason, str):
+        raise MalformedRequestError(f"'reason' must be a string, got {quoted(reason)}")
+    if reason is not None and len(reason) > MAX_REASON_CHARS:
+        raise MalformedRequestError(f"'reason' is longer than {MAX_REASON_CHARS} characters")
+    return body["version"], force, reason
 
 
 @blueprint.post("/v1/models/<name>/aliases/<alias>/rollback")

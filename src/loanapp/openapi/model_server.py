@@ -52,6 +52,7 @@ def build_model_server_document(name: str, alias: str, example_version: str) -> 
                 "mode": {"enum": ["registry", "pinned"]},
             },
         },
+        "GateRefusal": GATE_REFUSAL_SCHEMA,
         **model_schemas([VersionRecord, AliasRecord, VersionSignature]),
     }
     paths = service_paths("model server", ref("Ready")) | _registry_paths(
@@ -171,27 +172,7 @@ def _alias_paths(
         "/v1/models/{name}/aliases/{alias}": {
             "parameters": [model, alias_parameter],
             "get": _read("getAlias", "An alias: its version and history.", alias_answer),
-            "put": _write(
-                "promote",
-                "Point the alias at a version.",
-                alias_answer,
-                {
-                    "required": True,
-                    "content": json_content(
-                        {
-                            "type": "object",
-                            "required": ["version"],
-                            "properties": {
-                                "version": {
-                                    "type": "string",
-                                    "description": "Full SHA-256 or unique prefix.",
-                                }
-                            },
-                        },
-                        {"version": version},
-                    ),
-                },
-            ),
+            "put": _promote_operation(alias_answer, version),
         },
         "/v1/models/{name}/aliases/{alias}/rollback": {
             "parameters": [model, alias_parameter],
@@ -200,6 +181,67 @@ def _alias_paths(
             ),
         },
     }
+
+
+def _promote_operation(alias_answer: dict[str, Any], version: str) -> dict[str, Any]:
+    """PUT an alias: through the promotion gate, whose refusal is a 409 with its figures."""
+    body = {
+        "type": "object",
+        "required": ["version"],
+        "properties": {
+            "version": {"type": "string", "description": "Full SHA-256 or unique prefix."},
+            "force": {
+                "type": "boolean",
+                "default": False,
+                "description": "Promote even if the gate refuses; needs a reason (else 422).",
+            },
+            "reason": {
+                "type": ["string", "null"],
+                "maxLength": 500,
+                "description": "Why; kept in the alias history with who promoted (null: none).",
+            },
+        },
+    }
+    operation = _write(
+        "promote",
+        "Point the alias at a version, if the promotion gate lets it (or it is forced).",
+        alias_answer,
+        {"required": True, "content": json_content(body, {"version": version})},
+    )
+    operation["responses"]["409"] = {
+        "description": "The promotion gate refused the version (worse on the same CV folds, or "
+        "not comparable), a prefix is ambiguous, or the server runs pinned, without writes.",
+        "content": json_content(
+            {
+                "allOf": [
+                    ref("Error"),
+                    {"type": "object", "properties": {"gate": ref("GateRefusal")}},
+                ]
+            }
+        ),
+    }
+    return operation
+
+
+GATE_REFUSAL_SCHEMA: Final[Schema] = {
+    "type": "object",
+    "description": "Why the promotion gate refused: candidate minus current CV ROC-AUC over the "
+    "folds both recorded, with its corrected 95 % interval.",
+    "required": ["candidate", "current", "delta_auc", "delta_auc_ci", "threshold", "why"],
+    "properties": {
+        "candidate": {"type": "string"},
+        "current": {"type": "string"},
+        "delta_auc": {"type": ["number", "null"]},
+        "delta_auc_ci": {
+            "oneOf": [
+                {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+                {"type": "null"},
+            ]
+        },
+        "threshold": {"type": "number"},
+        "why": {"enum": ["worse", "not_comparable"]},
+    },
+}
 
 
 def _version_paths(model: dict[str, Any], version: str) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from loanapp.artifacts import (
     load_publishable,
     verify_bytes,
 )
+from loanapp.comparison import GATE_THRESHOLD, compare
 from loanapp.defaults import DEFAULT_ALIAS
 from loanapp.errors import (
     AliasNotFoundError,
@@ -44,11 +45,13 @@ from loanapp.errors import (
     CorruptRecordError,
     DamagedVersionError,
     InvalidInputError,
+    MissingReasonError,
     ModelNotFoundError,
     NothingToRollBackError,
     ObjectExistsError,
     ObjectNotFoundError,
     PreconditionFailedError,
+    PromotionRefusedError,
     VersionNotFoundError,
     quoted,
 )
@@ -85,6 +88,10 @@ class AliasChange(BaseModel):
     previous: str | None
     at: datetime
     by: str
+    forced: bool = False
+    """True when the promotion gate refused this version and `by` overrode it."""
+    reason: str | None = None
+    """Why, in the words of who made the change (required when forced)."""
 
 
 class AliasRecord(BaseModel):
@@ -257,23 +264,65 @@ class ModelRegistry:
         return [key[len(prefix) : -len(".json")] for key in self.store.list(prefix)]
 
     def promote(
-        self, name: str, version: str, *, actor: str, alias: str = DEFAULT_ALIAS
+        self,
+        name: str,
+        version: str,
+        *,
+        actor: str,
+        alias: str = DEFAULT_ALIAS,
+        force: bool = False,
+        reason: str | None = None,
     ) -> AliasRecord:
-        """Point an alias at a published version (full hash or unique prefix) with intact bytes."""
+        """Point an alias at a published version (full hash or unique prefix) with intact bytes.
+
+        The promotion gate compares the version with the one the alias names now, on the folds
+        both recorded at training (loanapp.comparison), and refuses a worse or incomparable one
+        unless `force` is given with a `reason`; the first promotion of an alias is not gated.
+        """
+        if force and not (reason and reason.strip()):
+            raise MissingReasonError()
         version = self.resolve_version(name, version)
         actual = self.stored_hash(version)
         if actual != version:
             raise DamagedVersionError("promote", alias, version, actual)
 
-        def to_version(_current: AliasRecord | None) -> tuple[Literal["promote"], str]:
-            return "promote", version
+        def to_version(current: AliasRecord | None) -> tuple[Literal["promote"], str, bool]:
+            if current is None or current.version == version:
+                return "promote", version, False
+            refusal = self.gate(name, version, current.version, alias)
+            if refusal is not None and not force:
+                raise refusal
+            return "promote", version, refusal is not None
 
-        return self._update_alias(name, alias, actor, to_version)
+        return self._update_alias(name, alias, actor, to_version, reason)
+
+    def gate(
+        self, name: str, candidate: str, current: str, alias: str
+    ) -> PromotionRefusedError | None:
+        """The promotion gate's refusal of `candidate` over `current`, or None if it passes."""
+        comparison = compare(
+            candidate,
+            self.get_version(name, candidate).metadata,
+            current,
+            self.get_version(name, current).metadata,
+        )
+        why = comparison.gate_refuses()
+        if why is None:
+            return None
+        delta = comparison.delta_auc
+        return PromotionRefusedError(
+            alias=alias,
+            candidate=(candidate, comparison.candidate_auc),
+            current=(current, comparison.current_auc),
+            delta_auc=None if delta is None else (delta.mean, delta.low, delta.high),
+            threshold=GATE_THRESHOLD,
+            not_comparable=comparison.not_comparable,
+        )
 
     def rollback(self, name: str, *, actor: str, alias: str = DEFAULT_ALIAS) -> AliasRecord:
         """Point an alias back at the version it had before the current one, if it is intact."""
 
-        def to_previous(current: AliasRecord | None) -> tuple[Literal["rollback"], str]:
+        def to_previous(current: AliasRecord | None) -> tuple[Literal["rollback"], str, bool]:
             target = current.rollback_target() if current else None
             if current is None or target is None:
                 raise NothingToRollBackError(name, alias)
@@ -281,7 +330,7 @@ class ModelRegistry:
             if actual != target:
                 intact = self._intact_versions(current, besides=target)
                 raise DamagedVersionError("rollback", alias, target, actual, intact)
-            return "rollback", target
+            return "rollback", target, False  # never gated: it goes back to a served version
 
         return self._update_alias(name, alias, actor, to_previous)
 
@@ -340,7 +389,8 @@ class ModelRegistry:
         name: str,
         alias: str,
         actor: str,
-        decide: Callable[[AliasRecord | None], tuple[Literal["promote", "rollback"], str]],
+        decide: Callable[[AliasRecord | None], tuple[Literal["promote", "rollback"], str, bool]],
+        reason: str | None = None,
     ) -> AliasRecord:
         key = alias_key(check_name("model name", name), check_name("alias", alias))
         for attempt in range(MAX_ALIAS_UPDATE_ATTEMPTS):
@@ -348,7 +398,7 @@ class ModelRegistry:
                 current, etag = self._read_alias(name, alias)
             except AliasNotFoundError:
                 current, etag = None, None
-            action, version = decide(current)
+            action, version, forced = decide(current)
             history = current.history if current else ()
             change = AliasChange(
                 revision=len(history) + 1,
@@ -357,6 +407,8 @@ class ModelRegistry:
                 previous=current.version if current else None,
                 at=datetime.now(UTC),
                 by=actor,
+                forced=forced,
+                reason=reason.strip() if reason else None,
             )
             record = AliasRecord(
                 name=name, alias=alias, version=version, history=(*history, change)

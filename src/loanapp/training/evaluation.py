@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +39,17 @@ def score(target: Labels, positive_probability: Probabilities) -> dict[str, floa
     return {name: metric(target, positive_probability) for name, metric in METRICS.items()}
 
 
+@dataclass(frozen=True)
+class CrossValidation:
+    """What repeated k-fold CV gives: per-metric summaries, every fold's scores and test rows,
+    and the out-of-fold probabilities (repeats x rows)."""
+
+    summary: dict[str, MetricSummary]
+    fold_scores: list[dict[str, float]]
+    test_rows: list[npt.NDArray[np.intp]]
+    out_of_fold: Probabilities
+
+
 def cross_validate(
     fit: Callable[[pd.DataFrame, Labels], Pipeline],
     features: pd.DataFrame,
@@ -47,21 +59,23 @@ def cross_validate(
     repeats: int,
     seed: int,
     progress: Callable[[str], None],
-) -> tuple[dict[str, MetricSummary], Probabilities]:
+) -> CrossValidation:
     """Repeated stratified k-fold CV of what `fit` returns: per-metric mean and standard deviation
-    over all folds of all repeats, and the out-of-fold probabilities (repeats x rows).
+    over all folds of all repeats, each fold's scores, and the out-of-fold probabilities.
 
-    The folds depend on `seed` only, so candidates cross-validated with one seed are compared
-    fold by fold (paired).
+    The folds depend on `seed` and the rows only, so candidates cross-validated with one seed on
+    one data set are compared fold by fold (paired).
     """
     out_of_fold = np.zeros((repeats, len(target)), dtype=np.float64)
     fold_scores: list[dict[str, float]] = []
+    test_rows_per_fold: list[npt.NDArray[np.intp]] = []
     splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
     for fold, (fit_rows, test_rows) in enumerate(splitter.split(features, target)):
         model = fit(features.iloc[fit_rows], target[fit_rows])
         probability = model.predict_proba(features.iloc[test_rows])[:, 1]
         out_of_fold[fold // folds, test_rows] = probability
         fold_scores.append(score(target[test_rows], probability))
+        test_rows_per_fold.append(test_rows)
         progress(f"  fold {fold + 1}/{folds * repeats}: roc_auc {fold_scores[-1]['roc_auc']:.4f}")
     summary = {
         name: MetricSummary(
@@ -70,7 +84,7 @@ def cross_validate(
         )
         for name in METRICS
     }
-    return summary, out_of_fold
+    return CrossValidation(summary, fold_scores, test_rows_per_fold, out_of_fold)
 
 
 def expected_calibration_error(target: Labels, positive_probability: Probabilities) -> float:
@@ -93,6 +107,11 @@ def calibration_slope_intercept(
     """Slope and intercept of logit P(positive) = intercept + slope x logit p, fitted by maximum
     likelihood (Newton): 1 and 0 for a calibrated model; a slope below 1 is overconfidence."""
     p = np.clip(positive_probability, 1e-12, 1 - 1e-12)
+    if np.ptp(p) == 0:
+        # A constant score (the prior-only baseline) ranks nobody: the slope is not identified,
+        # so it is taken as 0 (no information) and the intercept carries the observed rate.
+        rate = float(np.clip(np.mean(target), 1e-12, 1 - 1e-12))
+        return 0.0, float(np.log(rate / (1 - rate)))
     design = np.column_stack([np.log(p / (1 - p)), np.ones(len(p))])
     weights = np.array([1.0, 0.0])
     for _ in range(50):

@@ -7,8 +7,15 @@ from typing import Literal, get_args
 
 from loanapp.defaults import DEFAULT_MODEL_NAME
 
-ModelType = Literal["logreg", "gbm"]
-MODEL_TYPES: tuple[ModelType, ...] = get_args(ModelType)
+ModelType = Literal["logreg", "gbm", "baseline"]
+BASELINE_MODEL_TYPE: ModelType = "baseline"
+"""The prior-only model: every applicant gets the training base rate. The reference row of every
+comparison, and a model the promotion gate refuses."""
+TRAINABLE_MODEL_TYPES: tuple[ModelType, ...] = get_args(ModelType)
+MODEL_TYPES: tuple[ModelType, ...] = tuple(
+    kind for kind in TRAINABLE_MODEL_TYPES if kind != BASELINE_MODEL_TYPE
+)
+"""The models that learn from the applicants' features (the ones the demo and bench serve)."""
 DEFAULT_MODEL_TYPE: ModelType = "logreg"
 
 DEFAULT_SEED = 42

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from sklearn.compose import ColumnTransformer
+from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -64,6 +65,7 @@ def build_pipeline(
     - ``gbm``: one-hot categories and raw numbers (no scaling: trees do not need it), into a
       histogram gradient-boosting classifier with shallow, slow-learning, regularised trees, since
       the defaults overfit these 8,000 imbalanced rows; monotone in RISK_DIRECTION's features.
+    - ``baseline``: the prior-only model, which gives every applicant the training base rate.
 
     The encoders are given the schema's categories, so an unseen category is encoded as all zeros
     (the same as any rare category) instead of failing.
@@ -73,6 +75,9 @@ def build_pipeline(
     categorical = [f for f in schema.features if f.kind == "category" and f.name in used]
     category_names = [f.name for f in categorical]
     category_values = [list(f.categories or ()) for f in categorical]
+    if model_type == "baseline":
+        # No input at all: DummyClassifier ignores the rows and answers the training base rate.
+        return Pipeline([("classifier", DummyClassifier(strategy="prior"))])
     if model_type == "logreg":
         return _logistic_regression(numeric, category_names, category_values)
     return _gradient_boosting(numeric, category_names, category_values, seed)
