@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from loanapp.errors import InvalidInputError, quoted
@@ -24,6 +25,21 @@ DEFAULT_SORT: Final = "published_at"
 def short_version(version: str | None) -> str:
     """The leading hex digits people read and type, as git shows commits."""
     return version[:SHORT_VERSION_CHARS] if version else "none"
+
+
+def moment(value: str | datetime | None) -> str:
+    """A time as people read it on the page: to the second, in UTC, saying so."""
+    if value is None:
+        return ""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def duration(seconds: float | None) -> str:
+    """A worker's time to take a version, in ms below a second (a small model swaps that fast)."""
+    if seconds is None:
+        return ""
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
 def resolve_sort(key: str | None, order: str | None) -> tuple[str, bool]:

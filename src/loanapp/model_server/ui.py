@@ -15,6 +15,8 @@ from loanapp.model_server.csrf import CSRF_COOKIE, CSRF_HEADER, check_csrf, page
 from loanapp.model_server.fleet import this_worker
 from loanapp.model_server.pages import (
     aliases_of,
+    duration,
+    moment,
     resolve_sort,
     short_version,
     sort_versions,
@@ -39,6 +41,8 @@ ui = Blueprint(
     static_url_path="/static",
 )
 ui.add_app_template_filter(short_version, "short")
+ui.add_app_template_filter(moment, "moment")
+ui.add_app_template_filter(duration, "duration")
 
 
 @ui.context_processor

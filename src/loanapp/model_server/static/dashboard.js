@@ -106,6 +106,15 @@ function setUpWrites() {
   }
 }
 
+// As the server renders them (pages.py): to the second in UTC; below a second in ms.
+function moment(iso) {
+  return iso ? new Date(iso).toISOString().slice(0, 19).replace("T", " ") + " UTC" : "";
+}
+
+function duration(seconds) {
+  return seconds < 1 ? Math.round(seconds * 1000) + " ms" : seconds.toFixed(1) + " s";
+}
+
 function cell(row, text) {
   const td = document.createElement("td");
   td.textContent = text;
@@ -129,8 +138,8 @@ function fleetRow(worker) {
   code.textContent = worker.version ? worker.version.slice(0, 12) : "none";
   code.title = worker.version || "";
   serves.appendChild(code);
-  cell(row, worker.serving_since || "");
-  cell(row, worker.took_seconds === null ? "" : worker.took_seconds.toFixed(1) + " s after the alias moved");
+  cell(row, moment(worker.serving_since));
+  cell(row, worker.took_seconds === null ? "" : duration(worker.took_seconds) + " after the alias moved");
   cell(row, worker.predictor || "");
   cell(row, Math.round(worker.seconds_since_seen) + " s ago");
   cell(row, worker.last_error || "");
