@@ -39,7 +39,8 @@ def start_chromium(profile: Path) -> webdriver.Chrome:
         pytest.skip("needs Debian's chromium and chromium-driver (apt-get install, as .ci/run)")
     options = webdriver.ChromeOptions()
     options.binary_location = browser
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=%d,%d" % DESKTOP):
+    width, height = DESKTOP
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}"):
         options.add_argument(flag)
     # The driver named explicitly: Selenium would otherwise look for one to download.
     return webdriver.Chrome(options=options, service=Service(driver))

@@ -115,9 +115,13 @@ function duration(seconds) {
   return seconds < 1 ? Math.round(seconds * 1000) + " ms" : seconds.toFixed(1) + " s";
 }
 
+const FLEET_LABELS = ["Worker", "Status", "Model", "Serves", "Since", "Took", "Predictor", "Last seen",
+  "Last update error"];
+
 function cell(row, text) {
   const td = document.createElement("td");
   td.textContent = text;
+  td.dataset.label = FLEET_LABELS[row.cells.length] || "";
   row.appendChild(td);
   return td;
 }
@@ -163,7 +167,9 @@ function setUpFleet() {
       if (fresh.length === 0) {
         const empty = document.createElement("tr");
         empty.className = "empty";
-        cell(empty, "No predict-API worker has asked this model-server worker yet.").colSpan = 9;
+        const only = cell(empty, "No predict-API worker has asked this model-server worker yet.");
+        only.colSpan = 9;
+        only.dataset.label = "";
         fresh.push(empty);
       }
       rows.replaceChildren(...fresh);
