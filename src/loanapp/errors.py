@@ -24,7 +24,9 @@
     ├── InvalidInputError             400  a caller's argument is malformed (URI, hash, option)
     │   └── MalformedRequestError           an HTTP body is not JSON, or not of the expected shape
     ├── AuthenticationError           401  a write endpoint was called without the admin token
+    │   └── ReadTokenError                  a page was read without LOANAPP_UI_READ_TOKEN
     ├── AdminDisabledError            403  write endpoints are off: no admin token is configured
+    ├── CsrfError                     403  a page's write came without the page's CSRF token
     ├── PayloadTooLargeError          413  a body or batch is larger than the configured limit
     ├── UnsupportedEncodingError      415  a body is compressed with an encoding we do not read
     ├── RequestValidationError        422  rows do not match the model's input schema
@@ -369,6 +371,33 @@ class AuthenticationError(LoanappError):
 
     def __init__(self) -> None:
         super().__init__("this endpoint needs 'Authorization: Bearer <LOANAPP_ADMIN_TOKEN>'")
+
+
+class ReadTokenError(AuthenticationError):
+    """A dashboard page or the fleet view was read without the configured read token."""
+
+    def __init__(self) -> None:
+        LoanappError.__init__(
+            self,
+            "this page needs LOANAPP_UI_READ_TOKEN: as the password of HTTP Basic (any user "
+            "name) or as 'Authorization: Bearer <token>'",
+        )
+
+    def headers(self) -> dict[str, str]:
+        """Ask a browser for the token (its Basic prompt), once per tab."""
+        return {"WWW-Authenticate": 'Basic realm="loanapp dashboard", charset="UTF-8"'}
+
+
+class CsrfError(LoanappError):
+    """A write from the dashboard lacked the CSRF token of the page it came from."""
+
+    status_code = 403
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the X-CSRF-Token header is missing or does not match this page's cookie; "
+            "reload the page and try again"
+        )
 
 
 class AdminDisabledError(LoanappError):

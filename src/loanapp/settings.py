@@ -98,21 +98,46 @@ class ModelServerSettings(Settings):
     max_upload_bytes: int = Field(
         64 * 1024 * 1024, gt=0, description="Largest artifact accepted by the upload endpoint."
     )
+    fleet_max_workers: int = Field(
+        256, ge=1, description="Most predict-API workers each worker keeps in its fleet view."
+    )
+    fleet_forget_seconds: float = Field(
+        120.0,
+        gt=0,
+        description=(
+            "A predict-API worker not heard from for this long leaves the fleet view (at least "
+            "twice max_wait_seconds, since a worker holding a long-poll asks again only then)."
+        ),
+    )
+    ui_read_token: str | None = Field(
+        None,
+        description=(
+            "When set, /ui pages and /v1/fleet need it (HTTP Basic password, any user name, or "
+            "Bearer); unset, they are open like the other reads of this internal service."
+        ),
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ModelServerSettings:
         if (self.model_uri is None) != (self.model_sha256 is None):
             raise ValueError("MODEL_URI and MODEL_SHA256 must be set together (pinned mode)")
-        if (
-            self.environment == "production"
-            and self.admin_token is not None
-            and (self.admin_token.lower() in PLACEHOLDER_SECRETS or len(self.admin_token) < 16)
-        ):
-            raise ValueError(
-                "LOANAPP_ADMIN_TOKEN is a placeholder or shorter than 16 characters; "
-                "set a real secret in production"
-            )
+        if self.environment == "production":
+            for variable, token in (
+                ("LOANAPP_ADMIN_TOKEN", self.admin_token),
+                ("LOANAPP_UI_READ_TOKEN", self.ui_read_token),
+            ):
+                if token is not None and (token.lower() in PLACEHOLDER_SECRETS or len(token) < 16):
+                    raise ValueError(
+                        f"{variable} is a placeholder or shorter than 16 characters; "
+                        "set a real secret in production"
+                    )
         return self
+
+    @property
+    def fleet_forget_after_seconds(self) -> float:
+        """fleet_forget_seconds, raised to twice the longest long-poll: a worker holding one is
+        alive, and asks again only when it ends."""
+        return max(self.fleet_forget_seconds, 2 * self.max_wait_seconds)
 
     @property
     def pinned_artifact(self) -> tuple[str, str] | None:

@@ -10,6 +10,7 @@ which ends its start wait, is a fake too: it moves only when a test moves it.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -36,6 +37,7 @@ from loanapp.signing import (
     sign_version,
 )
 from loanapp.training.train import TrainingResult
+from loanapp.worker_identity import WorkerReport
 from tests.factories import (
     with_drifted_reference_rows,
     with_other_scikit_learn,
@@ -69,6 +71,7 @@ class ScriptedModelServer:
         self._answers: queue.Queue[Answer] = queue.Queue()
         self._closed = threading.Event()
         self.threads: set[threading.Thread] = set()
+        self.identities: list[WorkerReport | None] = []
 
     # -- the client's interface, called by the watcher's thread ----------------------------------
 
@@ -79,9 +82,11 @@ class ScriptedModelServer:
         known: str | None = None,
         wait: float = 0.0,
         timeout: float | None = None,
+        identity: WorkerReport | None = None,
     ) -> str | None:
         """The next scripted answer: a version, None for "not changed", or an error."""
         assert name == NAME
+        self.identities.append(identity)
         answer = self._answer(Call("current_version", known, wait, timeout))
         assert answer is None or isinstance(answer, str)
         return answer
@@ -250,6 +255,34 @@ def test_a_new_version_is_fetched_installed_and_cached(
         f"serving loan version {logreg.version} (from model server; was none)",
         f"serving loan version {second} (from model server; was {logreg.version})",
     ]
+
+
+def test_each_question_names_the_worker_and_what_it_serves(
+    watcher: ModelWatcher, server: ScriptedModelServer, slot: ModelSlot, logreg: TrainingResult
+) -> None:
+    watcher.start()
+    serve_first(server, logreg)
+    first, after_swap = server.identities
+    assert first is not None
+    assert (first.pid, first.version, first.since, first.predictor) == (
+        os.getpid(),
+        None,
+        None,
+        None,
+    )
+    assert after_swap is not None
+    assert slot.current is not None
+    assert (after_swap.worker, after_swap.version) == (first.worker, logreg.version)
+    assert (after_swap.since, after_swap.predictor) == (
+        slot.current.loaded_at,
+        slot.current.predictor_kind,
+    )
+    server.answer(UpstreamUnavailableError(SERVER_URL, "gone"))  # this update fails
+    assert server.next_call() == Call("current_version", logreg.version, WAIT_SECONDS)
+    after_failure = server.identities[-1]
+    assert after_failure is not None
+    assert after_failure.last_error is not None
+    assert "gone" in after_failure.last_error
 
 
 def test_an_unchanged_version_is_not_fetched_again(

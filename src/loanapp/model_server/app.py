@@ -7,8 +7,10 @@ import threading
 from flask import Flask
 
 from loanapp.model_server.catalog import ModelCatalog, RegistryCatalog
+from loanapp.model_server.fleet import Fleet
 from loanapp.model_server.pinned import PinnedCatalog
 from loanapp.model_server.state import ModelServerState
+from loanapp.model_server.ui import ui
 from loanapp.model_server.views import blueprint
 from loanapp.openapi.page import docs_blueprint
 from loanapp.settings import ModelServerSettings, load_settings
@@ -25,12 +27,18 @@ def create_app(
         settings = load_settings(ModelServerSettings)
     if catalog is None:
         catalog = build_catalog(settings)
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # the dashboard's blueprint serves its own files
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
-    state = ModelServerState(settings, catalog, threading.BoundedSemaphore(settings.max_long_polls))
+    state = ModelServerState(
+        settings,
+        catalog,
+        threading.BoundedSemaphore(settings.max_long_polls),
+        fleet=Fleet(settings.fleet_max_workers, settings.fleet_forget_after_seconds),
+    )
     install_state(app, state)
     install_common_handlers(app, "model-server")
     app.register_blueprint(blueprint)
+    app.register_blueprint(ui)
     app.register_blueprint(docs_blueprint("loanapp model server"))
     state.start()
     return app

@@ -1,4 +1,4 @@
-"""What the model server's views share: its settings, its catalog, and the long-poll slots."""
+"""What the model server's views share: settings, catalog, long-poll slots, the fleet view."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 
 from loanapp.model_server.catalog import ModelCatalog
+from loanapp.model_server.fleet import Fleet
 from loanapp.openapi.common import DocumentCache
 from loanapp.settings import ModelServerSettings
 
@@ -20,6 +21,8 @@ class ModelServerState:
     """Per process: each worker holds at most this many long-polls, whatever its threads."""
     documents: DocumentCache = field(default_factory=DocumentCache)
     """The OpenAPI document, whose examples name the current version."""
+    fleet: Fleet = field(default_factory=Fleet)
+    """The predict-API workers whose long-polls reached this worker."""
 
     def start(self) -> None:
         """Start following the store."""

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import logging
 import math
+from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request, url_for
 
 from loanapp.artifacts import check_version_id
 from loanapp.errors import InvalidInputError, LoanappError, MalformedRequestError, quoted
 from loanapp.metrics.model_server import LONG_POLLS_HELD, PUBLISHES, record_alias_change
-from loanapp.model_server.auth import require_admin
+from loanapp.model_server.auth import require_admin, require_reader
 from loanapp.model_server.catalog import ModelCatalog
+from loanapp.model_server.fleet import describe_fleet, this_worker
 from loanapp.model_server.state import ModelServerState
 from loanapp.openapi.model_server import build_model_server_document
 from loanapp.request_bodies import read_body
 from loanapp.settings import ModelServerSettings
 from loanapp.store.registry import AliasRecord, check_name
 from loanapp.web import get_state, json_response, read_json_body
+from loanapp.worker_identity import REPORT_HEADERS, parse_worker_headers
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +80,7 @@ def current_version(name: str) -> Response:
     catalog = _catalog()
     wait = _wait_seconds(request.args.get("wait"), _settings().max_wait_seconds)
     version = catalog.current(name)
+    _observe_worker(name)
     if request.if_none_match.contains_weak(version):
         changed = _hold(catalog, name, version, wait)
         if changed is None:
@@ -83,6 +88,36 @@ def current_version(name: str) -> Response:
         version = changed
     body = {"name": name, "alias": catalog.alias, "version": version}
     return json_response(body, headers=_current_headers(version))
+
+
+@blueprint.get("/v1/fleet")
+def fleet() -> Response:
+    """The predict-API workers that this model-server worker heard from, and what they serve."""
+    require_reader(_settings(), request)
+    return json_response(fleet_view())
+
+
+def fleet_view() -> dict[str, Any]:
+    """The body of GET /v1/fleet (the dashboard renders the same)."""
+    state = _state()
+    entries = state.fleet.entries()
+    aliases = {}
+    for model in {entry.model for entry in entries}:
+        try:
+            aliases[model] = state.catalog.alias_record(model, state.catalog.alias)
+        except LoanappError:  # store down: the workers still show, without "current" or timing
+            continue
+    return {
+        "answered_by": this_worker(),
+        "alias": state.catalog.alias,
+        "partial": True,
+        "scope": (
+            "the predict-API workers whose long-polls reached this model-server worker; with "
+            "several model-server workers or replicas, each sees part of the fleet"
+        ),
+        "forget_after_seconds": state.fleet.forget_after_seconds,
+        "workers": describe_fleet(entries, aliases, datetime.now(UTC)),
+    }
 
 
 @blueprint.get("/v1/models/<name>/aliases/<alias>")
@@ -207,6 +242,13 @@ def _wait_seconds(raw: str | None, limit: float) -> float:
     if not math.isfinite(wait) or wait < 0:
         raise InvalidInputError(f"wait must be a number of seconds >= 0, got {quoted(raw)}")
     return min(wait, limit)
+
+
+def _observe_worker(name: str) -> None:
+    """Note the predict-API worker that asks, if it names itself (malformed names are ignored)."""
+    headers = {h: value for h in REPORT_HEADERS if (value := request.headers.get(h)) is not None}
+    if headers and (report := parse_worker_headers(headers)) is not None:
+        _state().fleet.observe(name, report)
 
 
 def _hold(catalog: ModelCatalog, name: str, version: str, wait: float) -> str | None:

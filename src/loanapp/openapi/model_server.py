@@ -53,6 +53,7 @@ def build_model_server_document(name: str, alias: str, example_version: str) -> 
             },
         },
         "GateRefusal": GATE_REFUSAL_SCHEMA,
+        "Fleet": _fleet_schema(),
         **model_schemas([VersionRecord, AliasRecord, VersionSignature]),
     }
     paths = service_paths("model server", ref("Ready")) | _registry_paths(
@@ -96,6 +97,40 @@ def _summary_schema() -> Schema:
     return {"type": "object", "required": list(properties), "properties": properties}
 
 
+def _fleet_schema() -> Schema:
+    text: Schema = {"type": "string"}
+    maybe_text: Schema = {"type": ["string", "null"]}
+    worker: dict[str, Schema] = {
+        "worker": text | {"description": "host/pid of the predict-API worker."},
+        "host": text,
+        "pid": {"type": "integer"},
+        "model": text,
+        "version": maybe_text,
+        "serving_since": maybe_text | {"description": "When the worker loaded its version."},
+        "predictor": maybe_text,
+        "last_error": maybe_text,
+        "last_seen": text | {"format": "date-time"},
+        "seconds_since_seen": {"type": "number"},
+        "status": {"enum": ["current", "behind", "update failing", "no model", "serving"]},
+        "took_seconds": {
+            "type": ["number", "null"],
+            "description": "From the alias's move to this version until the worker served it.",
+        },
+    }
+    fleet: dict[str, Schema] = {
+        "answered_by": text | {"description": "host/pid of the model-server worker answering."},
+        "alias": text,
+        "partial": {"type": "boolean"},
+        "scope": text,
+        "forget_after_seconds": {"type": "number"},
+        "workers": {
+            "type": "array",
+            "items": {"type": "object", "required": list(worker), "properties": worker},
+        },
+    }
+    return {"type": "object", "required": list(fleet), "properties": fleet}
+
+
 # The model server's answers name the version in an ETag, as "<sha256>".
 ETAG = {"ETag": {"schema": {"type": "string"}, "description": 'The version, as "<sha256>".'}}
 
@@ -120,10 +155,23 @@ def _registry_paths(name: str, alias: str, version: str) -> dict[str, Any]:
                 )
             },
         }
+        | _fleet_paths()
         | _current_paths(model, version)
         | _alias_paths(model, path_parameter("alias", "Alias name.", alias), version)
         | _version_paths(model, version)
     )
+
+
+def _fleet_paths() -> dict[str, Any]:
+    """The fleet view this model-server worker has."""
+    summary = (
+        "The predict-API workers whose long-polls reached this model-server worker, and the "
+        "version each serves (a partial view with several workers or replicas). Needs "
+        "LOANAPP_UI_READ_TOKEN (Basic password or Bearer) when one is set."
+    )
+    operation = _read("getFleet", summary, ok(ref("Fleet")))
+    operation["responses"] |= errors(401, s401="LOANAPP_UI_READ_TOKEN is set, and not given.")
+    return {"/v1/fleet": {"get": operation}}
 
 
 def _current_paths(model: dict[str, Any], version: str) -> dict[str, Any]:

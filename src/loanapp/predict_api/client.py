@@ -13,6 +13,7 @@ from loanapp.artifacts import check_version_id, verify_bytes
 from loanapp.errors import UpstreamUnavailableError
 from loanapp.logs import request_id_var
 from loanapp.signing import VersionSignature
+from loanapp.worker_identity import WorkerReport
 
 REQUEST_ID_HEADER = "X-Request-ID"
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 2.0
@@ -35,12 +36,16 @@ class ModelServerClient:
         known: str | None = None,
         wait: float = 0.0,
         timeout: float | None = None,
+        identity: WorkerReport | None = None,
     ) -> str | None:
         """The current version of `name`; with `known` and `wait`, None if it did not change.
 
-        `timeout` bounds the whole question, connecting included (a starting worker's wait).
+        `timeout` bounds the whole question, connecting included (a starting worker's wait);
+        `identity` tells the model server which worker asks and what it serves (its fleet view).
         """
         headers = {"Accept": "application/json"}
+        if identity is not None:
+            headers |= identity.to_headers()
         if known:
             headers["If-None-Match"] = f'"{known}"'
         response = self._get(

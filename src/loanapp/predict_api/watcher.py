@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -18,6 +20,7 @@ from loanapp.predict_api.serving_model import ServingModel, load_serving_model
 from loanapp.predict_api.slot import ModelSlot
 from loanapp.predict_api.trust import TrustPolicy
 from loanapp.signing import VersionSignature
+from loanapp.worker_identity import WorkerReport
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +118,7 @@ class ModelWatcher:
             known=known,
             wait=self.wait_seconds if known else 0.0,
             timeout=self._until_start_deadline(None),
+            identity=self._identity(),
         )
         if self._stopping.is_set():
             return  # stopping: the answer of a long-poll that outlived the stop is not acted on
@@ -141,6 +145,19 @@ class ModelWatcher:
         if signatures:
             self.cache.save_signatures(version, signatures)
         self._swap(model)
+
+    def _identity(self) -> WorkerReport:
+        """This worker as the model server's fleet view shows it (the PID is read after a fork)."""
+        current = self.slot.current
+        last_error = self.slot.status()["last_error"]
+        return WorkerReport(
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            version=current.version if current else None,
+            since=current.loaded_at if current else None,
+            predictor=current.predictor_kind if current else None,
+            last_error=last_error if isinstance(last_error, str) else None,
+        )
 
     def _record_answer(self) -> None:
         """The model server answered: the start wait is over, and /readyz says it was reached."""
