@@ -27,7 +27,7 @@ from loanapp.artifacts import (
     library_versions,
 )
 from loanapp.compiled import CompiledModel
-from loanapp.monitoring.profile import build_profile
+from loanapp.monitoring.profile import TrainingProfile, build_profile
 from loanapp.schema import FeatureValue, InputSchema
 from loanapp.training.compile import compile_pipeline
 from loanapp.training.data import CLASSES, POSITIVE_CLASS, TARGET_COLUMN, Dataset
@@ -136,12 +136,19 @@ def train_model(
     )
     compiled = _compile_checked(model, train_x, holdout_x, progress)
     metadata = _describe(model, schema, dataset, options, threshold, metrics, compiled, holdout_x)
-    # What live rows are compared with: every row of the data, and out-of-fold scores (a fitted
-    # model's scores of its own training rows are more confident than any live row's).
-    profile = build_profile(dataset.features, cross_validation.out_of_fold.ravel(), threshold)
-    metadata = metadata.model_copy(update={"training_profile": profile})
+    metadata = metadata.model_copy(
+        update={"training_profile": _profile(dataset, cross_validation, threshold)}
+    )
     artifact = build_artifact(model, metadata, compiled)
     return TrainingResult(artifact=artifact, version=compute_version(artifact), metadata=metadata)
+
+
+def _profile(
+    dataset: Dataset, cross_validation: CrossValidation, threshold: float
+) -> TrainingProfile:
+    """What live rows are compared with: every row of the data, and out-of-fold scores (a fitted
+    model's scores of its own training rows are more confident than any live row's)."""
+    return build_profile(dataset.features, cross_validation.out_of_fold.ravel(), threshold)
 
 
 def _paired_figures(
