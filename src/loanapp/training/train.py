@@ -105,12 +105,7 @@ def train_model(
         seed=options.seed,
         progress=progress,
     )
-    threshold = choose_threshold(
-        np.tile(train_y, options.repeats),
-        cross_validation.out_of_fold.ravel(),
-        cost_of_default=options.cost_of_default,
-        cost_of_rejected_good=options.cost_of_rejected_good,
-    )
+    threshold = _threshold(train_y, cross_validation, options)
 
     progress(f"fitting on {len(train_y)} rows, evaluating on {len(holdout_y)} held-out rows")
     model = fit(train_x, train_y)
@@ -141,6 +136,18 @@ def train_model(
     )
     artifact = build_artifact(model, metadata, compiled)
     return TrainingResult(artifact=artifact, version=compute_version(artifact), metadata=metadata)
+
+
+def _threshold(
+    train_y: npt.NDArray[np.int64], cross_validation: CrossValidation, options: TrainingOptions
+) -> float:
+    """The cost-based threshold, chosen on the out-of-fold scores of every repeat."""
+    return choose_threshold(
+        np.tile(train_y, options.repeats),
+        cross_validation.out_of_fold.ravel(),
+        cost_of_default=options.cost_of_default,
+        cost_of_rejected_good=options.cost_of_rejected_good,
+    )
 
 
 def _profile(
