@@ -9,18 +9,28 @@ from logging.config import DictConfigurator
 
 import orjson
 import pytest
-from flask import Flask, Response, g
+from flask import Flask, Response
 
-from loanapp.logs import JsonFormatter, configure_logging, granian_logging_config, request_id_var
+from loanapp import logs
+from loanapp.logs import (
+    JsonFormatter,
+    RequestLines,
+    configure_logging,
+    granian_logging_config,
+    model_version_var,
+    request_id_var,
+)
+from loanapp.request_records import RECORDER
 from loanapp.web import install_common_handlers, json_response
 
 
 @pytest.fixture
-def json_lines() -> Iterator[io.StringIO]:
+def json_lines(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     """Everything logged during the test, as JSON lines of the predict API."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter("predict-api"))
+    monkeypatch.setattr(logs, "_request_lines", RequestLines("predict-api", "json", stream))
     root = logging.getLogger()
     level = root.level
     root.addHandler(handler)
@@ -36,7 +46,7 @@ def make_app() -> Flask:
 
     @app.post("/score/<int:number>")
     def score(number: int) -> Response:
-        g.model_version = "abc123"
+        model_version_var.set("abc123")
         logging.getLogger("loanapp.test").info("scoring")
         return json_response({"number": number})
 
@@ -44,6 +54,7 @@ def make_app() -> Flask:
 
 
 def records(stream: io.StringIO) -> list[dict[str, object]]:
+    RECORDER.drain()  # request lines are written by the drain, off the request's thread
     return [orjson.loads(line) for line in stream.getvalue().splitlines()]
 
 

@@ -10,12 +10,13 @@ import zlib
 import numpy as np
 import orjson
 import pytest
-from flask import Flask, g, request
+from flask import Flask, request
 from flask.testing import FlaskClient
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response
 
 from loanapp.errors import ECHO_LIMIT
+from loanapp.logs import request_id_var
 from loanapp.web import install_common_handlers, json_response, read_json_body
 
 LIMIT = 1000
@@ -30,7 +31,7 @@ def make_app(limit: int = LIMIT) -> Flask:
 
     @app.post("/echo")
     def echo() -> Response:
-        return json_response({"body": read_json_body(request), "request_id": g.request_id})
+        return json_response({"body": read_json_body(request), "request_id": request_id_var.get()})
 
     return app
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
@@ -266,6 +267,15 @@ def _probabilities(raw: FloatArray) -> FloatArray:
     return probabilities
 
 
+def _one_row_probabilities(raw: float) -> FloatArray:
+    """`_probabilities` of one row's log-odds in plain Python: numpy's per-call cost is larger."""
+    try:
+        positive = 1.0 / (1.0 + math.exp(-raw))
+    except OverflowError:  # log-odds below about -709: numpy's 1 / (1 + inf)
+        positive = 0.0
+    return np.array([[1.0 - positive, positive]])
+
+
 @dataclass(frozen=True)
 class LinearTerms:
     """A linear model per feature: the score is intercept + (value - mean) / scale * coef for
@@ -287,10 +297,8 @@ class CompiledModel:
     def predict_proba(self, columns: Mapping[str, Sequence[Any]], rows: int) -> FloatArray:
         """Probabilities of (negative, positive) class per row, like `predict_proba`."""
         if rows == 1 and isinstance(self.scorer, LinearScorer):
-            raw = np.array([self._linear_one(columns)])
-        else:
-            raw = self.scorer.raw(self.encoder.encode(columns, rows))
-        return _probabilities(raw)
+            return _one_row_probabilities(self._linear_one(columns))
+        return _probabilities(self.scorer.raw(self.encoder.encode(columns, rows)))
 
     def score(self, columns: Mapping[str, Sequence[Any]], rows: int) -> Scored:
         """`predict_proba`, with the arrays an explanation of the same rows can reuse."""

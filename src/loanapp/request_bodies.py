@@ -34,7 +34,8 @@ def read_body(incoming: Request) -> bytes:
     # Read before the encoding is judged: a 415 sent while the client is still sending would
     # reach it as a reset connection, not as an answer it can read.
     data = _read_sent_body(incoming, limit)
-    gzipped = _is_gzipped(incoming.headers.get("Content-Encoding", ""))
+    encoding = incoming.environ.get("HTTP_CONTENT_ENCODING")
+    gzipped = encoding is not None and _is_gzipped(encoding)
     return _inflated(data, limit) if gzipped else data
 
 
@@ -52,10 +53,11 @@ def _is_gzipped(header: str) -> bool:
 def _read_sent_body(incoming: Request, limit: int | None) -> bytes:
     """The body as sent, at most `limit` bytes, whether framed by Content-Length or chunked."""
     length = incoming.content_length
+    stream: IO[bytes] = incoming.environ["wsgi.input"]
     if length is not None:
         if limit is not None and length > limit:
             raise PayloadTooLargeError("request body in bytes", length, limit)
-        data = incoming.get_data(cache=False)  # werkzeug reads at most Content-Length bytes
+        data = _read_up_to(stream, length)
         if len(data) < length:
             # The client closed its side early. The server takes that for the end of the body,
             # and a truncated body that happens to be valid JSON would be answered.
@@ -67,10 +69,11 @@ def _read_sent_body(incoming: Request, limit: int | None) -> bytes:
         return b""  # no length, and a server that does not end the stream: nothing is safe to read
     # A chunked body, ended by the server. Werkzeug would stop at the limit and drop the rest
     # silently, so the body is read here, one byte past the limit to tell "at" from "over".
-    stream: IO[bytes] = incoming.environ["wsgi.input"]
     chunks: list[bytes] = []
     size = 0
-    while chunk := _read_chunk(stream, READ_STEP if limit is None else limit + 1 - size):
+    while chunk := _read_chunk(
+        stream, READ_STEP if limit is None else min(READ_STEP, limit + 1 - size)
+    ):
         chunks.append(chunk)
         size += len(chunk)
         if limit is not None and size > limit:
@@ -78,10 +81,24 @@ def _read_sent_body(incoming: Request, limit: int | None) -> bytes:
     return b"".join(chunks)
 
 
+def _read_up_to(stream: IO[bytes], length: int) -> bytes:
+    """`length` bytes of the WSGI input, or fewer if it ends first.
+
+    From the server's stream itself: werkzeug's wrapping of it cost more than parsing the JSON
+    of a one-row request. A read may return less than asked while more is on its way.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while size < length and (chunk := _read_chunk(stream, length - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 def _read_chunk(stream: IO[bytes], size: int) -> bytes:
     """Up to `size` bytes of the WSGI input; a broken chunked framing is the client's error."""
     try:
-        return stream.read(min(size, READ_STEP))
+        return stream.read(size)
     except Exception as exc:
         # A server whose reader reports a broken framing raises its own types (gunicorn's
         # InvalidChunkSize, NoMoreData, ...); they are translated here, once, not left to be 500s.

@@ -5,26 +5,20 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import time
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
 import orjson
-from flask import Flask, Request, Response, g, request
+from flask import Flask, Request, Response
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from loanapp.envelope import RequestEnvelope
 from loanapp.errors import LoanappError, MalformedRequestError, quoted
-from loanapp.logs import new_request_id, request_id_var
+from loanapp.logs import request_id_var
 from loanapp.metrics.exposition import CONTENT_TYPE, render_metrics
-from loanapp.metrics.http import UNMATCHED_ROUTE, method_label, record_request
 from loanapp.request_bodies import read_body
+from loanapp.request_records import RECORDER
 
 logger = logging.getLogger(__name__)
-request_logger = logging.getLogger("loanapp.requests")
-
-REQUEST_ID_HEADER = "X-Request-ID"
-REQUEST_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:;=+/@-]{0,127}")
-"""A request id we adopt: up to 128 characters that are safe in a header and a log line."""
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -57,7 +51,8 @@ def read_json_body(incoming: Request, *, untyped_is_json: bool = False) -> Any:
     The Content-Type must say JSON; with `untyped_is_json`, a body without one is read as JSON
     too (clients of the Open Inference Protocol, Triton's among them, send none).
     """
-    typed_json = incoming.mimetype == "application/json"
+    content_type = incoming.environ.get("CONTENT_TYPE")
+    typed_json = content_type == "application/json" or incoming.mimetype == "application/json"
     if not (typed_json or (untyped_is_json and not incoming.mimetype)):
         raise MalformedRequestError(
             f"Content-Type must be application/json, got {quoted(incoming.mimetype or 'none')}"
@@ -76,35 +71,19 @@ def read_json_body(incoming: Request, *, untyped_is_json: bool = False) -> Any:
 
 
 def install_common_handlers(app: Flask, service: str) -> None:
-    """Request ids, a log line and metrics per request, /metrics, and every error as a JSON body
-    with the status its class carries."""
-
-    @app.before_request
-    def _start_request() -> None:
-        g.started = time.perf_counter()
-        # The id is repeated in a response header and in log lines: one the client chose is
-        # adopted only if it is short and plain, else the request gets a fresh one.
-        offered = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = offered if REQUEST_ID_PATTERN.fullmatch(offered) else new_request_id()
-        request_id_var.set(g.request_id)
-
-    @app.after_request
-    def _finish_request(response: Response) -> Response:
-        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
-        _record(service, response.status_code)
-        # The request's last line is written: lines the thread logs before its next request
-        # belong to none. (Here rather than in a teardown hook: one hook less per request.)
-        request_id_var.set(None)
-        return response
+    """Request ids, metrics and a log line per request (`RequestEnvelope`), /metrics, and every
+    error as a JSON body with the status its class carries."""
+    app.wsgi_app = RequestEnvelope(app, service)  # type: ignore[method-assign]
 
     @app.get("/metrics")
     def _metrics() -> Response:
+        RECORDER.drain()  # this worker's latest requests too
         return Response(render_metrics(), headers={"Content-Type": CONTENT_TYPE})
 
     @app.errorhandler(LoanappError)
     def _loanapp_error(error: LoanappError) -> Response:
         if error.status_code >= 500:
-            logger.warning("request %s failed: %s", g.get("request_id"), error.message)
+            logger.warning("request %s failed: %s", request_id_var.get(), error.message)
         return json_response(error.to_dict(), error.status_code, error.headers())
 
     @app.errorhandler(RequestEntityTooLarge)
@@ -121,36 +100,9 @@ def install_common_handlers(app: Flask, service: str) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
-        logger.exception("request %s failed unexpectedly", g.get("request_id"))
+        logger.exception("request %s failed unexpectedly", request_id_var.get())
         body = {"error": "internal error; see the service log", "type": "InternalError"}
         return json_response(body, 500)
-
-
-def _record(service: str, status: int) -> None:
-    """The request's metrics and its one log line: route (the URL rule), status, duration."""
-    seconds = time.perf_counter() - g.get("started", time.perf_counter())
-    rule = request.url_rule
-    route = rule.rule if rule is not None else UNMATCHED_ROUTE
-    method = method_label(request.method)
-    record_request(service, route, method, status, seconds)
-    if request_logger.isEnabledFor(logging.INFO):
-        version = g.get("model_version")
-        # The route, never the path or the body: no applicant value reaches the log at INFO.
-        request_logger.info(
-            "%s %s %d %.1f ms%s",
-            method,
-            route,
-            status,
-            seconds * 1000,
-            f" version {version}" if version else "",
-            extra={
-                "route": route,
-                "method": method,
-                "status": status,
-                "duration_seconds": round(seconds, 6),
-                "model_version": version,
-            },
-        )
 
 
 STATE_KEY = "loanapp"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import urllib3
@@ -45,3 +47,18 @@ def scrape(base_url: str) -> Exposition:
         sample for family in text_string_to_metric_families(text) for sample in family.samples
     ]
     return Exposition(samples, text)
+
+
+def scrape_until(
+    base_url: str, settled: Callable[[Exposition], bool], timeout: float = 15.0
+) -> Exposition:
+    """Scrape until `settled` holds: each worker records its requests' metrics a fraction of a
+    second after answering them (off the request's thread), so a scrape right after traffic may
+    not count another worker's last requests yet."""
+    deadline = time.monotonic() + timeout
+    exposition = scrape(base_url)
+    while not settled(exposition):
+        assert time.monotonic() < deadline, "the metrics did not settle"
+        time.sleep(0.05)
+        exposition = scrape(base_url)
+    return exposition

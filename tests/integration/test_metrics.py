@@ -14,7 +14,9 @@ from loanapp.dev.processes import child_pids, wait_until
 from loanapp.dev.stack import LocalStack
 from loanapp.dev.traffic import sample_rows
 from tests.integration.conftest import ADMIN_TOKEN, Versions
-from tests.integration.scrape import Exposition, scrape
+from tests.integration.scrape import Exposition, scrape, scrape_until
+
+PREDICTIONS = "loanapp_predictions_total"
 
 pytestmark = pytest.mark.integration
 
@@ -72,12 +74,22 @@ def test_counts_summed_over_the_workers_equal_the_requests_sent(
         assert urllib3.request("GET", f"{url}/scan/{index}/x{index}", retries=False).status == 404
     assert urllib3.request("BREW", url + "/predict", retries=False).status == 405
 
-    exposition = scrape(url)
+    requests = "loanapp_http_requests_total"
+    scored = singles + batch_rows
+
+    def settled(exposition: Exposition) -> bool:
+        return (
+            exposition.total("loanapp_predictions_total") == scored
+            and exposition.total(requests, route="/predict") == singles + invalid
+            and exposition.total(requests, route="/predict/batch") == 1
+            and exposition.total(requests, route="unmatched") == hostile + 1
+        )
+
+    exposition = scrape_until(url, settled)
     # Whichever worker answers the scrape reports the same totals: it merges every worker's files.
     assert scrape(url).total("loanapp_predictions_total") == exposition.total(
         "loanapp_predictions_total"
     )
-    requests = "loanapp_http_requests_total"
     assert exposition.total(requests, route="/predict", method="POST", status="200") == singles
     assert exposition.total(requests, route="/predict/batch", status="200") == 1
     assert exposition.total(requests, route="/predict", status="422") == invalid
@@ -89,7 +101,6 @@ def test_counts_summed_over_the_workers_equal_the_requests_sent(
     duration = "loanapp_http_request_duration_seconds_count"
     assert exposition.total(duration, route="/predict") == singles + invalid
 
-    scored = singles + batch_rows
     assert exposition.total("loanapp_predictions_total") == scored
     assert exposition.label_values("loanapp_predictions_total", "version") == {versions.first}
     assert exposition.label_values("loanapp_predictions_total", "decision") <= {
@@ -131,6 +142,8 @@ def test_a_dead_worker_keeps_its_counts_and_loses_its_live_gauges(stack: LocalSt
     rows = sample_rows(4)
     for row in rows:
         assert post(url + "/predict", row).status == 200
+    # What a worker recorded survives it (a kill loses only what it had not recorded yet).
+    scrape_until(url, lambda exposition: exposition.total(PREDICTIONS) == len(rows))
     before = predict_api_workers(stack)
     victim = before[0]
     os.kill(victim, signal.SIGKILL)  # granian replaces it
@@ -147,10 +160,9 @@ def test_a_dead_worker_keeps_its_counts_and_loses_its_live_gauges(stack: LocalSt
     for row in rows:
         assert post(url + "/predict", row).status == 200
 
-    exposition = scrape(url)
+    exposition = scrape_until(url, lambda found: found.total(PREDICTIONS) == 2 * len(rows))
     assert set(served_by(exposition)) == {str(pid) for pid in predict_api_workers(stack)}
     assert str(victim) not in exposition.label_values("loanapp_model_info", "pid")
-    assert exposition.total("loanapp_predictions_total") == 2 * len(rows)
 
 
 def test_the_model_server_reports_long_polls_writes_and_the_version_of_its_alias(

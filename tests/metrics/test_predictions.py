@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry, Histogram
 
-from loanapp.metrics.predictions import PROBABILITY_BUCKETS, observe_many
+from loanapp.metrics.histograms import observe_many
+from loanapp.metrics.predictions import PROBABILITY_BUCKETS
 
 
 def samples(histogram: Histogram) -> dict[tuple[str, str], float]:

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from prometheus_client import REGISTRY
 
 from loanapp.dev.traffic import sample_rows
+from loanapp.request_records import RECORDER
 from loanapp.training.train import TrainingResult
 
 ROWS = sample_rows(5)
@@ -290,6 +291,7 @@ def test_a_body_without_content_type_is_read_and_binary_tensors_are_refused(
 
 def test_infer_counts_its_rows_in_the_metrics(client: FlaskClient, logreg: TrainingResult) -> None:
     def rows_scored() -> float:
+        RECORDER.drain()  # what the worker's own thread does a fraction of a second later
         return sum(
             REGISTRY.get_sample_value(
                 "loanapp_predictions_total", {"version": logreg.version, "decision": decision}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 from prometheus_client import Counter, Histogram
 
-UNMATCHED_ROUTE: Final = "unmatched"
-"""The route label of a request no URL rule matched: a scan of random paths adds no series."""
+from loanapp.metrics.histograms import observe_many
+
 OTHER_METHOD: Final = "other"
 KNOWN_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -28,25 +29,17 @@ REQUEST_DURATION: Final = Histogram(
     buckets=DURATION_BUCKETS,
 )
 
-# The labelled children, looked up once per label set: a dict lookup is cheaper than `labels()`,
-# and the sets are bounded (routes x methods x statuses).
-_counts: dict[tuple[str, str, str, int], Counter] = {}
-_durations: dict[tuple[str, str], Histogram] = {}
-
 
 def method_label(method: str) -> str:
     """The method, or OTHER_METHOD for one outside the usual few (any token is a valid method)."""
     return method if method in KNOWN_METHODS else OTHER_METHOD
 
 
-def record_request(service: str, route: str, method: str, status: int, seconds: float) -> None:
-    """Count one answered request (`method` already a `method_label`) and observe its duration."""
-    key = (service, route, method, status)
-    counter = _counts.get(key)
-    if counter is None:
-        counter = _counts.setdefault(key, REQUESTS.labels(service, route, method, str(status)))
-    counter.inc()
-    duration = _durations.get((service, route))
-    if duration is None:
-        duration = _durations.setdefault((service, route), REQUEST_DURATION.labels(service, route))
-    duration.observe(seconds)
+def count_requests(service: str, route: str, method: str, status: int, count: int) -> None:
+    """Count answered requests (`method` already a `method_label`)."""
+    REQUESTS.labels(service, route, method, str(status)).inc(count)
+
+
+def observe_durations(service: str, route: str, seconds: Sequence[float]) -> None:
+    """Observe the durations of requests to one route."""
+    observe_many(REQUEST_DURATION.labels(service, route), seconds)

@@ -7,10 +7,11 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, request, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 
 from loanapp.artifacts import check_version_id
 from loanapp.errors import InvalidInputError, LoanappError, MalformedRequestError, quoted
+from loanapp.logs import request_id_var
 from loanapp.metrics.model_server import LONG_POLLS_HELD, PUBLISHES, record_alias_change
 from loanapp.model_server.auth import require_admin, require_reader
 from loanapp.model_server.catalog import ModelCatalog
@@ -281,7 +282,7 @@ def _admin_actor() -> str:
 
 
 def _log_write(actor: str, what: str, version: str) -> None:
-    logger.info("request %s: %s %s version %s", g.get("request_id"), actor, what, version)
+    logger.info("request %s: %s %s version %s", request_id_var.get(), actor, what, version)
 
 
 def _alias_response(record: AliasRecord) -> Response:

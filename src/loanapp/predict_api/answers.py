@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from loanapp.explain import Explainer
-from loanapp.metrics.predictions import record_predictions
 from loanapp.predict_api.scoring import count_scored
 from loanapp.predict_api.serving_model import ServingModel
 from loanapp.reasons import principal_reasons, principal_reasons_of_rows
+from loanapp.request_records import RECORDER
 from loanapp.validation import ValidatedRows
 
 
@@ -28,7 +28,7 @@ def single_answer(serving: ServingModel, rows: ValidatedRows, explain: bool) -> 
     answer = serving.answer_header | {"prediction": label, "predict_proba": probabilities}
     declined = label == serving.positive_index
     positive = probabilities[serving.positive_index]
-    record_predictions(serving.version, int(declined), int(not declined), (positive,))
+    RECORDER.rows_scored(serving.version, int(declined), int(not declined), (positive,))
     if declined or explain:
         explainer = serving.explainer
         contributions = (

@@ -10,12 +10,12 @@ from pydantic import ValidationError
 from urllib3.exceptions import HTTPError
 
 from loanapp.artifacts import check_version_id, verify_bytes
+from loanapp.envelope import REQUEST_ID_HEADER
 from loanapp.errors import UpstreamUnavailableError
 from loanapp.logs import request_id_var
 from loanapp.signing import VersionSignature
 from loanapp.worker_identity import WorkerReport
 
-REQUEST_ID_HEADER = "X-Request-ID"
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 2.0
 DEFAULT_READ_TIMEOUT_SECONDS = 30.0
 # Extra read time beyond a long-poll's wait, so a slow answer is not mistaken for a dead server.

@@ -7,20 +7,21 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from flask import g
 
 from loanapp.errors import RequestValidationError
-from loanapp.metrics.predictions import record_predictions, record_validation_problems
+from loanapp.logs import model_version_var
+from loanapp.metrics.predictions import record_validation_problems
 from loanapp.predict_api.serving_model import ServingModel
 from loanapp.predict_api.slot import ModelSlot
 from loanapp.predlog.log import PredictionLog
+from loanapp.request_records import RECORDER
 from loanapp.validation import ValidatedRows, validate_request
 
 
 def take_serving_model(slot: ModelSlot) -> ServingModel:
     """The model this request finishes on (taken once), named in the request's log line."""
     serving = slot.require()
-    g.model_version = serving.version
+    model_version_var.set(serving.version)
     return serving
 
 
@@ -76,4 +77,4 @@ def count_scored(
     """Count scored rows by version and decision, and observe each row's p(bad)."""
     declined = int((labels == serving.positive_index).sum())
     positives = probabilities[:, serving.positive_index].tolist()
-    record_predictions(serving.version, declined, len(labels) - declined, positives)
+    RECORDER.rows_scored(serving.version, declined, len(labels) - declined, positives)

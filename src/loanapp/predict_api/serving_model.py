@@ -102,14 +102,15 @@ class ServingModel:
             return {"available": False, "reason": self.unexplained}
         return {"available": True, "method": self.explainer.method}
 
+    @cached_property
+    def threshold(self) -> float:
+        """The decision threshold on p(positive class)."""
+        return self.metadata.decision.threshold
+
     def label(self, probabilities: list[float]) -> int:
         """Class index of one row, as `labels` computes it, without numpy's per-call cost."""
-        positive = self.metadata.target.positive_index
-        return (
-            positive
-            if probabilities[positive] >= self.metadata.decision.threshold
-            else 1 - positive
-        )
+        positive = self.positive_index
+        return positive if probabilities[positive] >= self.threshold else 1 - positive
 
     def labels(self, probabilities: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
         """Class index per row: the positive class where its probability reaches the threshold."""

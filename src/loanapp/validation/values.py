@@ -37,6 +37,9 @@ class Column:
     maximum: float
     low: float  # the hard range
     high: float
+    plain_check: tuple[str, frozenset[str] | None, float, float, bool]
+    """What `plain_record` checks, unpacked at once: name, categories (None for numbers),
+    training minimum and maximum, integer or not."""
 
     @classmethod
     def of(cls, spec: FeatureSpec) -> Column:
@@ -45,7 +48,15 @@ class Column:
         margin = max(maximum - minimum, abs(maximum), abs(minimum), 1.0)
         low = 0.0 if minimum >= 0 else minimum - margin
         categories = frozenset(spec.categories or ())
-        return cls(spec, spec.name, spec.kind, categories, minimum, maximum, low, maximum + margin)
+        plain = (
+            spec.name,
+            categories if spec.kind == "category" else None,
+            minimum,
+            maximum,
+            spec.kind == "integer",
+        )
+        high = maximum + margin
+        return cls(spec, spec.name, spec.kind, categories, minimum, maximum, low, high, plain)
 
 
 # A schema prepared for validation: its columns by name, in schema order.
@@ -69,21 +80,21 @@ def plain_record(plan: Plan, record: dict[str, object]) -> dict[str, list[Featur
     """The columns of one record whose every value is of its exact type and within the training
     range, or None so that the full checks run and say what is off: the common case, fast."""
     columns: dict[str, list[FeatureValue]] = {}
-    for name, column in plan.items():
+    for column in plan.values():
+        name, categories, minimum, maximum, integer = column.plain_check
         value = record.get(name)
         kind = type(value)
-        if column.kind == "category":
-            if kind is not str or value not in column.categories:
+        if categories is not None:
+            if kind is not str or value not in categories:
                 return None
-        elif kind is float or kind is int:
-            number = cast(float, value)
-            if not column.minimum <= number <= column.maximum:  # also NaN
+        elif kind is int:
+            if not minimum <= cast(int, value) <= maximum:
                 return None
-            if column.kind == "integer":
-                if kind is not int:
-                    return None
-            elif kind is int:
-                value = float(number)
+            if not integer:
+                value = float(cast(int, value))
+        elif kind is float:
+            if integer or not minimum <= cast(float, value) <= maximum:  # also NaN
+                return None
         else:
             return None
         columns[name] = [cast(FeatureValue, value)]
