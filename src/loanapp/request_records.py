@@ -11,12 +11,12 @@ with one call.
 
 The price: metrics and request lines appear up to DRAIN_SECONDS late (a /metrics answer drains
 its own worker first), and a worker killed without a graceful stop loses that much of both. A
-graceful stop drains what is left.
+worker that stops gracefully records everything: the thread drains once more when the worker's
+main thread has ended.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
 import threading
 import time
@@ -101,23 +101,28 @@ class RequestRecorder:
                 request_lines().write(requests)
 
     def stop(self) -> None:
-        """Stop the draining thread and drain what is left."""
+        """Stop the draining thread (it drains what is left)."""
         self._stopped.set()
-        self.drain()
+        if self._thread is not None:
+            self._thread.join()
 
     def _start(self) -> None:
         with self._drain_lock:
             if self._thread is not None:
                 return
+            # Not a daemon: a served worker's main thread ends after the requests in flight
+            # have been answered, and this thread then records them before the process exits
+            # (granian's workers run no `atexit` handlers).
             self._thread = threading.Thread(
-                target=self._drain_until_stopped, name="request-records", daemon=True
+                target=self._drain_until_stopped, name="request-records"
             )
             self._thread.start()
-        atexit.register(self.stop)
 
     def _drain_until_stopped(self) -> None:
-        while not self._stopped.wait(DRAIN_SECONDS):
+        main = threading.main_thread()
+        while not self._stopped.wait(DRAIN_SECONDS) and main.is_alive():
             self.drain()
+        self.drain()
 
 
 RECORDER: Final = RequestRecorder()

@@ -110,7 +110,7 @@ def test_a_file_is_finished_by_size_and_every_row_kept(
     log.start()
     for _ in range(5):
         submit(log)
-        wait_for(lambda: log._queue.empty())
+        wait_for(lambda: not log._queue)
     log.stop()
     assert len(finished_files(tmp_path / "log")) >= 4
     assert len(read_lines(tmp_path / "log")) == 15
@@ -136,7 +136,7 @@ def test_a_full_queue_drops_rows_and_counts_them(new_log: Callable[..., Predicti
     before = dropped()
     for _ in range(5):
         submit(log)
-    assert log._queue.qsize() == 2
+    assert len(log._queue) == 2
     assert dropped() - before == 9  # three requests of three rows
 
 
@@ -166,7 +166,7 @@ def test_the_sample_rate_is_the_share_of_requests_recorded(
     log = new_log(sample=sample, queue_size=5000)
     for _ in range(2000):
         submit(log)
-    assert low <= log._queue.qsize() <= high
+    assert low <= len(log._queue) <= high
 
 
 def test_the_writer_thread_ends_with_the_main_thread_after_writing_the_queue(

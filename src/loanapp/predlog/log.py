@@ -1,11 +1,13 @@
 """A worker's prediction log: a bounded queue filled by requests, drained by one thread.
 
-A request's cost is one `put_nowait` of a tuple of references (and a random draw when sampling);
-the lines, gzip and the files are the writer thread's work. When the queue is full the request's
-rows are dropped and counted (`loanapp_prediction_log_dropped_total`): logging never slows or
-fails a request. The thread is not a daemon, and stops by itself once the main thread has ended,
-after writing what the queue holds: a worker that exits (granian's workers do not run `atexit`,
-but do wait for such threads) finishes its last file.
+A request's cost is one append of a tuple of references to a deque (and a random draw when
+sampling); the lines, gzip and the files are the writer thread's work, which takes what the queue
+holds every TICK_SECONDS. (Not a `queue.Queue`: a thread waiting on one is woken by every put,
+and switching to it and back for each request cost more than the request's own work.) When the
+queue is full the request's rows are dropped and counted (`loanapp_prediction_log_dropped_total`):
+logging never slows or fails a request. The thread is not a daemon, and stops by itself once the
+main thread has ended, after writing what the queue holds: a worker that exits (granian's
+workers do not run `atexit`, but do wait for such threads) finishes its last file.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
-import queue
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,9 +32,10 @@ from loanapp.schema import FeatureValue
 
 logger = logging.getLogger(__name__)
 
-# How often the idle thread wakes to finish an old part and to notice the main thread's end.
+# How often the thread takes what the queue holds, finishes an old part, and looks for the main
+# thread's end.
 TICK_SECONDS = 0.25
-# Requests written per pass: one write of their lines together.
+# Requests written per write: their lines joined.
 BATCH_REQUESTS = 256
 
 
@@ -53,7 +56,8 @@ class PredictionLog:
         self.root = root
         self.model = model
         self.sample = sample
-        self._queue: queue.Queue[Decisions] = queue.Queue(maxsize=queue_size)
+        self.queue_size = queue_size
+        self._queue: deque[Decisions] = deque()
         self.shipper = shipper
         self._files = RotatingFiles(
             root,
@@ -90,10 +94,11 @@ class PredictionLog:
             labels,
             reasons,
         )
-        try:
-            self._queue.put_nowait(decisions)
-        except queue.Full:
+        # Checked, then appended: with several threads the queue may pass its size by a few.
+        if len(self._queue) >= self.queue_size:
             PREDICTION_LOG_DROPPED.inc(row_count)
+        else:
+            self._queue.append(decisions)
 
     def start(self) -> None:
         """Start the writer thread, and the shipper's (in the worker, after the fork)."""
@@ -121,23 +126,18 @@ class PredictionLog:
     def _run(self) -> None:
         main = threading.main_thread()
         while True:
-            try:
-                first = self._queue.get(timeout=TICK_SECONDS)
-            except queue.Empty:
-                ending = self._stopping.is_set() or not main.is_alive()
-                self._guarded(self._files.finish if ending else self._files.finish_if_old)
-                if ending:
-                    if self.shipper is not None:
-                        self.shipper.stop()  # one last bounded pass: the worker waits for it
-                    return
-                continue
-            batch = [first]
-            while len(batch) < BATCH_REQUESTS:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            self._write(batch)
+            # Looked at before taking the queue: what was queued before the end is written.
+            ending = self._stopping.is_set() or not main.is_alive()
+            pending = [self._queue.popleft() for _ in range(len(self._queue))]
+            for first in range(0, len(pending), BATCH_REQUESTS):
+                self._write(pending[first : first + BATCH_REQUESTS])
+            if ending:
+                self._guarded(self._files.finish)
+                if self.shipper is not None:
+                    self.shipper.stop()  # one last bounded pass: the worker waits for it
+                return
+            self._guarded(self._files.finish_if_old)
+            self._stopping.wait(TICK_SECONDS)
 
     def _write(self, batch: list[Decisions]) -> None:
         """Write one batch, a partition at a time; rows that cannot be written are counted."""

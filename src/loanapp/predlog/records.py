@@ -69,8 +69,7 @@ def to_lines(decisions: Decisions) -> bytes:
     """The rows of one request as JSON lines, newline-terminated."""
     when = iso_time(decisions.time)
     positive, declined = _positives(decisions)
-    names = list(decisions.columns)
-    values = list(decisions.columns.values())
+    columns = decisions.columns.items()
     lines = []
     for row, (p_bad, is_declined) in enumerate(zip(positive, declined, strict=True)):
         line: dict[str, object] = {
@@ -79,7 +78,7 @@ def to_lines(decisions: Decisions) -> bytes:
             "model": decisions.model,
             "model_version": decisions.version,
             "row": row,
-            "input": dict(zip(names, (column[row] for column in values), strict=True)),
+            "input": {name: column[row] for name, column in columns},
             "p_bad": p_bad,
             "decision": DECLINE if is_declined else APPROVE,
         }
