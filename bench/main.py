@@ -39,6 +39,7 @@ from bench.results import (
     FLOOR,
     GUNICORN_FLOOR,
     MODELS,
+    QUIET_API,
     SEED,
     V2_INFER,
     HttpRun,
@@ -50,10 +51,11 @@ from bench.wrkrun import BenchError, Load, ensure_wrk, run_wrk, wrk_version
 from loanapp.defaults import DEFAULT_MODEL_NAME
 from loanapp.dev.processes import ServiceProcess, free_port, wait_until
 from loanapp.dev.slow_clients import GoodClientRun, held_long_polls, time_good_client
-from loanapp.dev.stack import LocalStack
+from loanapp.dev.stack import PREDICTION_LOG_VARIABLE, LocalStack
 from loanapp.dev.traffic import sample_rows
 from loanapp.errors import LoanappError
 from loanapp.predict_api.serving_model import load_serving_model
+from loanapp.store.registry import ModelRegistry
 from loanapp.training.data import load_dataset
 from loanapp.training.options import DEFAULT_MODEL_TYPE, QUICK_REPEATS, TrainingOptions
 from loanapp.training.train import TrainingResult, train_model
@@ -266,7 +268,7 @@ def measure_api(bench: Bench, trained: dict[str, TrainingResult], stack: LocalSt
     bench.commands["model server"] = stack.model_server.argv
     bench.commands[API] = api.argv
     for model_type, result in trained.items():
-        registry.promote(DEFAULT_MODEL_NAME, result.version, actor=ACTOR)
+        _promote(registry, result.version)
         # Every worker: each loads the new version on its own, and wrk's connections reach both.
         seconds = stack.wait_for_every_worker(serving=result.version)
         bench.samples[f"{API} {model_type} /model"] = _describe_served(stack.predict_api_url)
@@ -290,6 +292,45 @@ def measure_api(bench: Bench, trained: dict[str, TrainingResult], stack: LocalSt
             )
     measure_slow_clients(bench, stack, version=result.version)
     api.stop()
+    measure_quiet_api(bench, trained, stack)
+
+
+def measure_quiet_api(bench: Bench, trained: dict[str, TrainingResult], stack: LocalStack) -> None:
+    """Target 3b: one-row /predict with the prediction log and the request lines off, each model,
+    to set beside the default (both on)."""
+    quiet = {PREDICTION_LOG_VARIABLE: "off", "LOANAPP_LOG_LEVEL": "WARNING"}
+    saved = dict(stack.environment)
+    stack.environment.update(quiet)
+    api = stack.start_predict_api()
+    try:
+        api.wait_ready()
+        assert stack.model_server is not None
+        assert stack.model_server.pid is not None
+        assert api.pid is not None
+        for model_type, result in trained.items():
+            _promote(stack.registry(), result.version)
+            stack.wait_for_every_worker(serving=result.version)
+            bench.measure(
+                QUIET_API,
+                model_type,
+                stack.predict_api_url,
+                "/predict",
+                [api.pid, stack.model_server.pid],
+                loads=ONE_AND_SIXTEEN,
+                expect_version=result.version,
+            )
+    finally:
+        api.stop()
+        stack.environment.clear()
+        stack.environment.update(saved)
+
+
+def _promote(registry: ModelRegistry, version: str) -> None:
+    """Serve `version`: every model is measured in turn, past the promotion gate, which refuses
+    a model that is worse than the one it replaces."""
+    registry.promote(
+        DEFAULT_MODEL_NAME, version, actor=ACTOR, force=True, reason="benchmark: each model in turn"
+    )
 
 
 def measure_slow_clients(bench: Bench, stack: LocalStack, version: str) -> None:
@@ -324,7 +365,7 @@ def measure_seed(bench: Bench, trained: dict[str, TrainingResult], stack: LocalS
     assert stack.model_server.pid is not None
     model_server_pid = stack.model_server.pid
     for model_type, result in reversed(trained.items()):  # gbm first: production names it now
-        registry.promote(DEFAULT_MODEL_NAME, result.version, actor=ACTOR)
+        _promote(registry, result.version)
         environment = {
             "MODEL_SERVER_URL": stack.model_server_url,
             "BENCH_SEED_ARTIFACT": str(bench.work_dir / f"{model_type}.bin"),

@@ -13,6 +13,7 @@ from bench.results import (
     FLOOR,
     GUNICORN_FLOOR,
     MODELS,
+    QUIET_API,
     SEED,
     TARGETS,
     HttpRun,
@@ -115,7 +116,9 @@ def _headline_table(report: Report) -> str:
         (GUNICORN_FLOOR, None, "/predict"),
         (FLOOR, None, "/predict"),
     ]
-    systems += [(t, m, e) for t in (API, SEED) for m in MODELS for e in ("/predict", EXPLAIN)]
+    systems += [
+        (t, m, e) for t in (API, QUIET_API, SEED) for m in MODELS for e in ("/predict", EXPLAIN)
+    ]
     for target, model, endpoint in systems:
         try:
             c1, c16 = (report.find(target, model, endpoint, c) for c in ("c1", "c16"))
