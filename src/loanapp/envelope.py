@@ -29,11 +29,25 @@ REQUEST_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:;=+/@-]{0,127}"
 UNMATCHED_ROUTE: Final = "unmatched"
 """The route of a request no URL rule matched: a scan of random paths adds no label or line."""
 URL_RULE_KEY: Final = "loanapp.url_rule"
+BODY_LIMIT_KEY: Final = "loanapp.max_content_length"
 
 
 class RoutedRequest(Request):
     """Flask's request, keeping the URL rule it matched in the WSGI environ: Flask drops the
-    request itself from the environ when it is done, before the envelope records the route."""
+    request itself from the environ when it is done, before the envelope records the route.
+
+    Its body limit is the one the envelope read from the app's config for this request: Flask's
+    own property looks the app up through a context-local proxy twice, on every body read.
+    """
+
+    @property
+    def max_content_length(self) -> int | None:
+        limit: int | None = self.environ[BODY_LIMIT_KEY]
+        return limit
+
+    @max_content_length.setter
+    def max_content_length(self, limit: int | None) -> None:
+        self.environ[BODY_LIMIT_KEY] = limit
 
     @property
     def url_rule(self) -> Rule | None:
@@ -51,6 +65,7 @@ class RequestEnvelope:
     def __init__(self, app: Flask, service: str) -> None:
         app.request_class = RoutedRequest
         self.app: WSGIApplication = app.wsgi_app
+        self.config = app.config
         self.service = service
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -59,6 +74,7 @@ class RequestEnvelope:
         request_id = offered if REQUEST_ID_PATTERN.fullmatch(offered) else new_request_id()
         request_id_var.set(request_id)
         model_version_var.set(None)
+        environ[BODY_LIMIT_KEY] = self.config["MAX_CONTENT_LENGTH"]
         statuses: list[str] = []
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> object:
