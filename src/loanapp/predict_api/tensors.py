@@ -11,8 +11,7 @@ the same validator as /predict's.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +19,7 @@ import orjson
 
 from loanapp.errors import MalformedRequestError, clip, quoted
 from loanapp.schema import FeatureKind, InputSchema
+from loanapp.validation.values import Plan, get_plan
 
 NUMERIC_DATATYPES: Final = frozenset(
     {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
@@ -56,10 +56,10 @@ def input_columns(schema: InputSchema, body: object) -> tuple[dict[str, list[Any
     inputs = body.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise MalformedRequestError("'inputs' must be a non-empty list of tensors")
-    kinds = {feature.name: feature.kind for feature in schema.features}
+    plan = get_plan(schema)  # the validator's, kept per schema
     columns: dict[str, list[Any]] = {}
     for position, tensor in enumerate(inputs):
-        name, values = _input_tensor(position, tensor, kinds)
+        name, values = _input_tensor(position, tensor, plan)
         if name in columns:
             raise MalformedRequestError(f"input {quoted(name)} is given more than once")
         columns[name] = values
@@ -72,29 +72,25 @@ def input_columns(schema: InputSchema, body: object) -> tuple[dict[str, list[Any
     return columns, _requested_outputs(body.get("outputs"))
 
 
-def _input_tensor(
-    position: int, tensor: object, kinds: Mapping[str, FeatureKind]
-) -> tuple[str, list[Any]]:
+def _input_tensor(position: int, tensor: object, plan: Plan) -> tuple[str, list[Any]]:
     """One input tensor's feature name and flat values."""
-    where = f"inputs[{position}]"
     if not isinstance(tensor, dict):
-        raise MalformedRequestError(f"{where} must be an object with name, shape, datatype, data")
+        raise MalformedRequestError(
+            f"inputs[{position}] must be an object with name, shape, datatype, data"
+        )
     name = tensor.get("name")
     if not isinstance(name, str):
-        raise MalformedRequestError(f"{where}.name must be a string")
-    where = f"input {quoted(name)}"
+        raise MalformedRequestError(f"inputs[{position}].name must be a string")
+    # The messages' prefix, made only for an error: quoting a name costs more than checking it.
+    where = _Where(name)
     shape = tensor.get("shape")
-    if (
-        not isinstance(shape, list)
-        or not 1 <= len(shape) <= 2
-        or not all(type(size) is int and size >= 0 for size in shape)
-        or (len(shape) == 2 and shape[1] != 1)
-    ):
+    if not _is_row_shape(shape):
         raise MalformedRequestError(f"{where}: shape must be [N] or [N, 1], got {clip(str(shape))}")
     datatype = tensor.get("datatype")
     if not isinstance(datatype, str) or datatype not in DATATYPES:  # a list or object: unhashable
         raise MalformedRequestError(f"{where}: datatype {clip(str(datatype))} is not a V2 datatype")
-    kind = kinds.get(name)
+    column = plan.get(name)
+    kind = None if column is None else column.kind
     if kind is not None and datatype not in ACCEPTED_DATATYPES[kind]:
         raise MalformedRequestError(
             f"{where}: datatype {datatype} does not fit a {kind} feature "
@@ -110,10 +106,32 @@ def _input_tensor(
     return name, values
 
 
+def _is_row_shape(shape: object) -> TypeGuard[list[int]]:
+    """Whether `shape` is [N] or [N, 1] with a count N >= 0 (booleans are not counts)."""
+    if type(shape) is not list or not 1 <= len(shape) <= 2:
+        return False
+    rows = shape[0]
+    if type(rows) is not int or rows < 0:
+        return False
+    return len(shape) == 1 or (type(shape[1]) is int and shape[1] == 1)
+
+
+class _Where:
+    """`input "<name>"`, quoted when it is shown."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __str__(self) -> str:
+        return f"input {quoted(self.name)}"
+
+
 def _flat(data: object, dimensions: int) -> list[Any] | None:
     """Row-major values of `data`, flat or nested as a tensor of `dimensions`; None if neither."""
     if not isinstance(data, list):
         return None
+    if len(data) == 1 and not isinstance(data[0], list | dict):  # one row, flat: the usual
+        return data
     if dimensions == 2 and data and all(isinstance(row, list) for row in data):
         return [value for row in data for value in row]
     if any(isinstance(value, list | dict) for value in data):

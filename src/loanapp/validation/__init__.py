@@ -45,8 +45,11 @@ def validate_request(
 ) -> ValidatedRows:
     """Check a parsed /predict (`single`) or /predict/batch body; raise on any problem."""
     plan = get_plan(schema)
-    if single and type(body) is dict and len(body) == len(plan):
-        plain = plain_record(plan, body)
+    if type(body) is dict and len(body) == len(plan):
+        # One row, as a record (/predict) or as one-item columns: the fast path if it is plain.
+        plain = plain_record(plan, body) if single else None
+        if plain is None and (row := _only_row(body)) is not None:
+            plain = plain_record(plan, row)
         if plain is not None:
             return ValidatedRows(plain, 1, [])
     problems: Findings = []
@@ -60,3 +63,13 @@ def validate_request(
         raise RequestValidationError(as_dicts(problems))
     valid_columns = cast(dict[str, list[FeatureValue]], columns)
     return ValidatedRows(valid_columns, row_count, as_dicts(warnings))
+
+
+def _only_row(columns: dict[str, object]) -> dict[str, object] | None:
+    """The one row of columns that are all one-item lists, as a record; None otherwise."""
+    row: dict[str, object] = {}
+    for name, values in columns.items():
+        if type(values) is not list or len(values) != 1:
+            return None
+        row[name] = values[0]
+    return row

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Final, cast
 
 from loanapp.errors import quoted
-from loanapp.schema import FeatureSpec, FeatureValue, InputSchema
+from loanapp.schema import FeatureKind, FeatureSpec, FeatureValue, InputSchema
 from loanapp.validation.findings import MISSING, PROBLEM_LIMIT, SKIP, Findings, json_type
 
 CATEGORY_LIST_LIMIT: Final = 60
@@ -31,7 +31,7 @@ class Column:
 
     spec: FeatureSpec
     name: str
-    kind: str
+    kind: FeatureKind
     categories: frozenset[str]
     minimum: float  # the training range, infinite when the schema records none
     maximum: float
