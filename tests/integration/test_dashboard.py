@@ -10,13 +10,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+import urllib3
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from loanapp.dev.processes import child_pids
 from loanapp.dev.stack import LocalStack
+from loanapp.training.train import TrainingResult
 from tests.integration.browser import save_screenshots, start_chromium, wait_for
 from tests.integration.conftest import ADMIN_TOKEN, Versions, wait_until_every_worker_serves
 
@@ -121,3 +125,48 @@ def test_a_wrong_token_shows_the_refusal_and_changes_nothing(
     assert "LOANAPP_ADMIN_TOKEN" in message.text
     assert browser.execute_script(ALIAS_NOW) == versions.first[:12]
     assert stack.registry().get_alias("loan").version == versions.first
+
+
+def test_the_gates_refusal_then_a_forced_promotion_with_a_reason(
+    stack: LocalStack, versions: Versions, baseline: TrainingResult, browser: webdriver.Chrome
+) -> None:
+    worse = stack.registry().publish(baseline.artifact, actor="test").version
+    alias_url = f"{stack.model_server_url}/v1/models/loan/aliases/production"
+    browser.get(f"{stack.model_server_url}/ui/models/loan/aliases/production")
+    use_token(browser, ADMIN_TOKEN)
+    promote_from_the_page(browser, stack, worse)
+    message = browser.find_element(By.ID, "message")
+    wait_for(browser, lambda: "Refused (HTTP 409)" in message.text, "the gate's refusal")
+    assert f"promotion refused: candidate {worse[:12]} has CV ROC-AUC 0.5000" in message.text
+    assert "ΔAUC" in message.text
+    force_box = browser.find_element(By.ID, "force-box")
+    assert force_box.is_displayed()
+    save_screenshots(browser, "gate-refusal")
+    assert browser.execute_script(ALIAS_NOW) == versions.first[:12]
+    assert current_version(alias_url) == versions.first
+
+    # Forcing answers the refusal of the version chosen then: choosing another hides it.
+    choice = Select(browser.find_element(By.ID, "promote-version"))
+    choice.select_by_value(versions.second)
+    assert not force_box.is_displayed()
+    choice.select_by_value(worse)
+    browser.find_element(By.ID, "promote-button").click()
+    wait_for(browser, force_box.is_displayed, "the gate's refusal, again")
+    assert current_version(alias_url) == versions.first
+
+    # Enter in the reason box forces, as the button does (not the form's plain promote).
+    reason = browser.find_element(By.ID, "force-reason")
+    reason.send_keys("compare the prior live for an hour", Keys.ENTER)
+    wait_for(browser, lambda: browser.execute_script(ALIAS_NOW) == worse[:12], "the forced move")
+    assert current_version(alias_url) == worse
+    newest = browser.find_element(By.CSS_SELECTOR, "#timeline li").text
+    assert newest.startswith("forced promote (revision 2)"), newest
+    assert "Reason: compare the prior live for an hour" in newest
+
+
+def current_version(alias_url: str) -> str:
+    """Where the alias points, as GET /v1/models/<name>/aliases/<alias> answers."""
+    response = urllib3.request("GET", alias_url, retries=False, timeout=30.0)
+    assert response.status == 200, response.data
+    version: str = orjson.loads(response.data)["version"]
+    return version

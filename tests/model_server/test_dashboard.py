@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from loanapp.model_server.csrf import CSRF_COOKIE, CSRF_HEADER
 from loanapp.store.registry import ModelRegistry
+from loanapp.training.train import TrainingResult
 from loanapp.worker_identity import WorkerReport
 from tests.model_server.conftest import AUTH, json_of
 
@@ -159,3 +160,30 @@ def test_a_read_token_guards_the_pages_and_the_fleet(
     assert client.get("/ui", headers={"Authorization": "Basic %%%"}).status_code == 401
     # The JSON reads other than the fleet stay open, as before.
     assert client.get("/v1/models").status_code == 200
+
+
+def test_the_page_shows_the_gates_refusal_and_a_forced_promotion(
+    client: FlaskClient, registry: ModelRegistry, versions: list[str], baseline: TrainingResult
+) -> None:
+    worse = registry.publish(baseline.artifact, actor="alice").version
+    token = csrf_token(client, "/ui/models/loan/aliases/production")
+    url = "/ui/models/loan/aliases/production/promote"
+    headers = AUTH | {CSRF_HEADER: token}
+
+    refused = client.post(url, json={"version": worse}, headers=headers)
+    assert refused.status_code == 409
+    body = json_of(refused)
+    assert body["error"].startswith(f"promotion refused: candidate {worse[:12]} ")
+    assert "ΔAUC" in body["error"]
+    assert (body["gate"]["why"], body["gate"]["candidate"]) == ("worse", worse)
+    assert registry.get_alias("loan").version == versions[0]
+
+    forced = client.post(
+        url, json={"version": worse, "force": True, "reason": "compare live"}, headers=headers
+    )
+    assert forced.status_code == 200, forced.data
+    assert registry.get_alias("loan").version == worse
+    page = client.get("/ui/models/loan/aliases/production").get_data(as_text=True)
+    newest = page.split('<li class="event', 2)[1]  # the timeline's first entry is the newest
+    assert "<strong>forced promote</strong> (revision 2)" in newest
+    assert "Reason: compare live" in newest

@@ -73,22 +73,37 @@ function done(result, what) {
     return;
   }
   const forceBox = document.getElementById("force-box");
+  showMessage("Refused (HTTP " + result.status + "): " + (result.answer.error || "no message"), "error");
   if (result.status === 409 && result.answer.gate && forceBox) {
     forceBox.hidden = false;
+    document.getElementById("force-reason").focus();
   }
-  showMessage("Refused (HTTP " + result.status + "): " + (result.answer.error || "no message"), "error");
 }
 
 function setUpWrites() {
   const promote = document.getElementById("promote-form");
   if (promote) {
     const url = promote.dataset.url;
-    const version = () => document.getElementById("promote-version").value;
+    const select = document.getElementById("promote-version");
+    const version = () => select.value;
+    const forceBox = document.getElementById("force-box");
+    const forceButton = document.getElementById("force-button");
     promote.addEventListener("submit", async (event) => {
       event.preventDefault();
       done(await post(url, {version: version()}), "Promoted");
     });
-    document.getElementById("force-button").addEventListener("click", async () => {
+    // Forcing answers the gate's refusal of the version selected then: another choice hides it.
+    select.addEventListener("change", () => {
+      forceBox.hidden = true;
+    });
+    // Enter in the reason box forces, rather than submitting the form's plain promotion again.
+    document.getElementById("force-reason").addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        forceButton.click();
+      }
+    });
+    forceButton.addEventListener("click", async () => {
       const reason = document.getElementById("force-reason").value.trim();
       if (!reason) {
         showMessage("Forcing needs a reason.", "error");
