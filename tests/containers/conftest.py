@@ -63,6 +63,26 @@ def read_logs(engine: Engine, container: str) -> str:
     return result.stdout
 
 
+def get_health(engine: Engine, container: str) -> str:
+    """The container's health status, after running its check where the engine does not."""
+    if engine.name == "podman":
+        engine.succeeds("healthcheck", "run", container, timeout=30)
+    documents = orjson.loads(engine.run("inspect", container))
+    state = documents[0]["State"]
+    health = state.get("Health") or state.get("Healthcheck") or {}
+    return str(health.get("Status", "none"))
+
+
+def wait_healthy(engine: Engine, container: str) -> None:
+    """Poll until the image's health check reports healthy (bounded); fail with the logs."""
+    deadline = time.monotonic() + HEALTH_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if get_health(engine, container) == "healthy":
+            return
+        time.sleep(HEALTH_POLL_SECONDS)
+    pytest.fail(f"{container} never turned healthy:\n{read_logs(engine, container)[-4000:]}")
+
+
 class Containers:
     """Containers, networks and volumes under one name prefix; `remove_all` removes them."""
 
@@ -134,22 +154,9 @@ class Containers:
         mapping = self.engine.run("port", container, f"{port}/tcp").strip().splitlines()[0]
         return f"http://127.0.0.1:{mapping.rsplit(':', 1)[1]}"
 
-    def health(self, container: str) -> str:
-        """The container's health status, after running its check where the engine does not."""
-        if self.engine.name == "podman":
-            self.engine.succeeds("healthcheck", "run", container, timeout=30)
-        state = self.inspect(container)["State"]
-        health = state.get("Health") or state.get("Healthcheck") or {}
-        return str(health.get("Status", "none"))
-
     def wait_healthy(self, container: str) -> None:
         """Poll until the image's health check reports healthy (bounded); fail with the logs."""
-        deadline = time.monotonic() + HEALTH_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.health(container) == "healthy":
-                return
-            time.sleep(HEALTH_POLL_SECONDS)
-        pytest.fail(f"{container} never turned healthy:\n{self.logs(container)}")
+        wait_healthy(self.engine, container)
 
     def logs(self, container: str) -> str:
         """The last lines of a container's output."""
