@@ -230,7 +230,16 @@ def build_images(engine: Engine, base: str | None) -> dict[str, str]:
                 str(ROOT),
             )
         engine.run("tag", tags[target], f"{name}:{VERSION}")
+        remove_stale_tags(engine, name, keep=tags[target])
     return tags
+
+
+def remove_stale_tags(engine: Engine, name: str, keep: str) -> None:
+    """Untag this image's builds from older inputs, so their layers can be freed."""
+    listed = engine.run("images", "--filter", f"reference={name}", "--format", "{{.Tag}}")
+    for tag in set(listed.split()):
+        if tag.startswith("inputs-") and f"{name}:{tag}" != keep:
+            engine.succeeds("rmi", f"{name}:{tag}")
 
 
 def get_size_mb(engine: Engine, reference: str) -> float:

@@ -23,8 +23,8 @@ SKIP_VARIABLE = "LOANAPP_SKIP_CONTAINERS"
 ADMIN_TOKEN = "container-test-admin-token-0123456789abcdef"
 STORE_IN_CONTAINER = "/var/lib/loanapp/store"
 HEALTH_TIMEOUT_SECONDS = 120.0
-# The image's HEALTHCHECK interval: how often the wait below runs the check when the engine
-# does not (podman schedules health checks with systemd timers; without systemd it runs none).
+# How often the wait below asks for the health status; with podman it also runs the check, which
+# podman schedules with systemd timers and so never runs on a host without systemd.
 HEALTH_POLL_SECONDS = 1.0
 # The compose file's stop_grace_period of both services.
 GRACE_SECONDS = 20

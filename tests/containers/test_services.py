@@ -88,16 +88,17 @@ def predicted_version(url: str) -> str | None:
     return version
 
 
-def wait_for_version(url: str, version: str) -> None:
-    """Poll /predict until `version` answers (bounded; no timing asserted)."""
+def wait_for_version(url: str, version: str, in_a_row: int = 10) -> None:
+    """Poll /predict until `version` answers `in_a_row` times running (bounded; no timing
+    asserted): the API's workers swap independently, so one answer proves only one of them."""
     deadline = time.monotonic() + SWAP_TIMEOUT_SECONDS
-    seen = None
+    seen: list[str | None] = []
     while time.monotonic() < deadline:
-        seen = predicted_version(url)
-        if seen == version:
+        seen.append(predicted_version(url))
+        if seen[-in_a_row:] == [version] * in_a_row:
             return
-        time.sleep(0.5)
-    pytest.fail(f"{version} never answered; last answer from {seen}")
+        time.sleep(0.1 if seen[-1] == version else 0.5)
+    pytest.fail(f"{version} never answered {in_a_row} times running; last answers {seen[-5:]}")
 
 
 @pytest.fixture
@@ -247,3 +248,4 @@ def assert_answered_by(replies: list[Reply], versions: set[str], last: str) -> N
     assert summary.failed == 0, failures
     assert {reply.version for reply in replies} <= versions
     assert summary.versions_in_order[-1] == last
+    assert replies[-1].version == last
