@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEMO_DIR := build/demo
 
-.PHONY: venv demo test bench lint format clean
+.PHONY: venv demo test bench images lint format clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit("loanapp needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -25,6 +25,11 @@ demo: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python bench/run.py
+
+# Both service images, with docker or podman, on a stand-in base where python:3.11-slim cannot be
+# pulled; tagged by a hash of their inputs, so a second run builds nothing. Prints their sizes.
+images:
+	$(PYTHON) scripts/images.py
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
