@@ -218,7 +218,8 @@ class PredictApiSettings(Settings):
     prediction_log_queue: int = Field(
         10_000,
         ge=1,
-        description="Requests waiting to be written, per worker; more are dropped and counted.",
+        description="Rows waiting to be written, per worker; requests past them are dropped "
+        "and counted.",
     )
 
     @property

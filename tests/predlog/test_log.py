@@ -132,7 +132,7 @@ def test_an_open_file_is_a_part_until_finished_by_age(
 
 
 def test_a_full_queue_drops_rows_and_counts_them(new_log: Callable[..., PredictionLog]) -> None:
-    log = new_log(queue_size=2)  # not started: nothing drains the queue
+    log = new_log(queue_size=6)  # not started: nothing drains the queue; two requests fit
     before = dropped()
     for _ in range(5):
         submit(log)
@@ -163,7 +163,7 @@ def test_the_sample_rate_is_the_share_of_requests_recorded(
     new_log: Callable[..., PredictionLog], sample: float, low: int, high: int
 ) -> None:
     random.seed(12)
-    log = new_log(sample=sample, queue_size=5000)
+    log = new_log(sample=sample, queue_size=6000)
     for _ in range(2000):
         submit(log)
     assert low <= len(log._queue) <= high

@@ -57,7 +57,10 @@ class PredictionLog:
         self.model = model
         self.sample = sample
         self.queue_size = queue_size
+        """Rows waiting to be written past which requests are dropped (and counted)."""
         self._queue: deque[Decisions] = deque()
+        self._queued_rows = 0
+        self._queued_lock = threading.Lock()
         self.shipper = shipper
         self._files = RotatingFiles(
             root,
@@ -94,11 +97,16 @@ class PredictionLog:
             labels,
             reasons,
         )
-        # Checked, then appended: with several threads the queue may pass its size by a few.
-        if len(self._queue) >= self.queue_size:
+        # Bounded by rows, not requests: a worker answering batches faster than its thread can
+        # write them would otherwise hold millions of rows. A request is queued whole while the
+        # rows waiting are below the bound.
+        with self._queued_lock:
+            queued = self._queued_rows < self.queue_size
+            if queued:
+                self._queue.append(decisions)
+                self._queued_rows += row_count
+        if not queued:
             PREDICTION_LOG_DROPPED.inc(row_count)
-        else:
-            self._queue.append(decisions)
 
     def start(self) -> None:
         """Start the writer thread, and the shipper's (in the worker, after the fork)."""
@@ -129,6 +137,8 @@ class PredictionLog:
             # Looked at before taking the queue: what was queued before the end is written.
             ending = self._stopping.is_set() or not main.is_alive()
             pending = [self._queue.popleft() for _ in range(len(self._queue))]
+            with self._queued_lock:
+                self._queued_rows -= sum(decisions.row_count for decisions in pending)
             for first in range(0, len(pending), BATCH_REQUESTS):
                 self._write(pending[first : first + BATCH_REQUESTS])
             if ending:
