@@ -6,14 +6,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.markdown import format_rate
-from bench.results import API, FLOOR, GUNICORN_FLOOR, SEED, HttpRun
+from bench.results import API, FLOOR, GUNICORN_FLOOR, QUIET_API, SEED, HttpRun
 
 
 def draw_chart(runs: Sequence[HttpRun], path: Path) -> None:
     """Two panels, one bar per HTTP run: throughput (req/s) and p99 latency (ms), log scales."""
     from matplotlib.figure import Figure  # a bench-only dependency: imported when drawing
 
-    colours = {GUNICORN_FLOOR: "#8172b2", FLOOR: "#4c72b0", API: "#55a868", SEED: "#c44e52"}
+    colours = {
+        GUNICORN_FLOOR: "#8172b2",
+        FLOOR: "#4c72b0",
+        API: "#55a868",
+        QUIET_API: "#8fd19e",
+        SEED: "#c44e52",
+    }
     labels = [run.name for run in runs]
     positions = list(range(len(runs)))
     figure = Figure(figsize=(13, 0.42 * len(runs) + 1.8), layout="constrained")
