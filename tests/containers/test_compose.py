@@ -33,11 +33,13 @@ REPLICAS = 3
 BURST = 20
 MAX_REQUESTS = 600
 SPREAD_TIMEOUT_SECONDS = 60.0
+LOG_LINES_TIMEOUT_SECONDS = 15.0
 UP_TIMEOUT_SECONDS = 600
 READY_TIMEOUT_SECONDS = 180.0
 PROXY_IMAGE = "image: nginx:1.28.0-alpine"
 RESOLVER_LINE = re.compile(r"^\s*resolver 127\.0\.0\.11 .*;\n", flags=re.MULTILINE)
-# The predict API's one log line per request (web.py), as it starts for an answered prediction.
+# The predict API's one log line per request (request_records.py), as it starts for an answered
+# prediction.
 PREDICT_LOG = "POST /predict 200 "
 
 
@@ -160,20 +162,29 @@ def test_compose_up_proxy_spreads_over_three_replicas_then_down(project: Project
     for replica in replicas:
         wait_healthy(project.engine, replica)
     before = {name: read_logs(project.engine, name).count(PREDICT_LOG) for name in replicas}
+
     # nginx keeps a replica that answered 503 while loading out of rotation for 10 s
     # (fail_timeout), so requests go on until all three answered, bounded in time and count.
+    def served_now() -> dict[str, int]:
+        return {
+            name: read_logs(project.engine, name).count(PREDICT_LOG) - before[name]
+            for name in replicas
+        }
+
     statuses: list[int] = []
     deadline = time.monotonic() + SPREAD_TIMEOUT_SECONDS
     served = dict.fromkeys(replicas, 0)
     while len(statuses) < MAX_REQUESTS and time.monotonic() < deadline:
         statuses += [post_predict(project.url) for _ in range(BURST)]
-        served = {
-            name: read_logs(project.engine, name).count(PREDICT_LOG) - before[name]
-            for name in replicas
-        }
+        served = served_now()
         if all(served.values()):
             break
         time.sleep(1.0)
+    # Each worker writes its request lines a quarter second after the requests, in batches.
+    deadline = time.monotonic() + LOG_LINES_TIMEOUT_SECONDS
+    while sum(served.values()) < len(statuses) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        served = served_now()
     print(f"{len(statuses)} requests through the proxy, per replica: {sorted(served.values())}")
     assert statuses == [200] * len(statuses)
     assert sum(served.values()) >= len(statuses), served
