@@ -13,14 +13,17 @@ from flask import Flask, Response
 
 from loanapp import logs
 from loanapp.logs import (
+    REQUEST_LOGGER,
+    TEXT_FORMAT,
     JsonFormatter,
+    LogFormat,
     RequestLines,
     configure_logging,
     granian_logging_config,
     model_version_var,
     request_id_var,
 )
-from loanapp.request_records import RECORDER
+from loanapp.request_records import RECORDER, FinishedRequest
 from loanapp.web import install_common_handlers, json_response
 
 
@@ -124,3 +127,37 @@ def test_granian_lines_use_the_same_json_formatter() -> None:
     formatter = DictConfigurator(config).configure_formatter(config["formatters"]["json"])  # type: ignore[index]
     assert isinstance(formatter, JsonFormatter)
     assert formatter.service == "model-server"
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_a_request_line_is_what_the_configured_formatter_writes(log_format: LogFormat) -> None:
+    """Request lines skip `logging` for speed; they must still read like its lines."""
+    request = FinishedRequest(
+        1_764_560_000.25, "predict-api", "req-9", "/predict", "POST", 200, 0.0004, "abc"
+    )
+    stream = io.StringIO()
+    RequestLines("predict-api", log_format, stream).write([request])
+    record = logging.LogRecord(
+        REQUEST_LOGGER.name,
+        logging.INFO,
+        __file__,
+        1,
+        "POST /predict 200 0.4 ms version abc",
+        (),
+        None,
+    )
+    record.created, record.msecs = request.finished_at, 250.0
+    formatter = (
+        JsonFormatter("predict-api") if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    )
+    token = request_id_var.set("req-9")
+    try:
+        expected = formatter.format(record)
+    finally:
+        request_id_var.reset(token)
+    written = stream.getvalue().rstrip("\n")
+    if log_format == "text":
+        assert written == expected
+    else:
+        extras = {"route": "/predict", "method": "POST", "status": 200, "duration_seconds": 0.0004}
+        assert orjson.loads(written) == orjson.loads(expected) | extras | {"model_version": "abc"}

@@ -133,10 +133,14 @@ class RequestLines:
         seconds = int(request.finished_at)
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
         milliseconds = int((request.finished_at - seconds) * 1000)
-        return (
-            f"{when},{milliseconds:03d} INFO [{self.pid}] {REQUEST_LOGGER.name}: "
-            f"{_request_message(request)}\n"
-        )
+        fields = {
+            "asctime": f"{when},{milliseconds:03d}",  # as logging.Formatter writes it
+            "levelname": "INFO",
+            "process": self.pid,
+            "name": REQUEST_LOGGER.name,
+            "message": _request_message(request),
+        }
+        return TEXT_FORMAT % fields + "\n"
 
 
 def _request_message(request: FinishedRequest) -> str:

@@ -81,27 +81,29 @@ def _input_tensor(position: int, tensor: object, plan: Plan) -> tuple[str, list[
     name = tensor.get("name")
     if not isinstance(name, str):
         raise MalformedRequestError(f"inputs[{position}].name must be a string")
-    # The messages' prefix, made only for an error: quoting a name costs more than checking it.
-    where = _Where(name)
     shape = tensor.get("shape")
     if not _is_row_shape(shape):
-        raise MalformedRequestError(f"{where}: shape must be [N] or [N, 1], got {clip(str(shape))}")
+        raise MalformedRequestError(
+            f"{_input(name)}: shape must be [N] or [N, 1], got {clip(str(shape))}"
+        )
     datatype = tensor.get("datatype")
     if not isinstance(datatype, str) or datatype not in DATATYPES:  # a list or object: unhashable
-        raise MalformedRequestError(f"{where}: datatype {clip(str(datatype))} is not a V2 datatype")
+        raise MalformedRequestError(
+            f"{_input(name)}: datatype {clip(str(datatype))} is not a V2 datatype"
+        )
     column = plan.get(name)
     kind = None if column is None else column.kind
     if kind is not None and datatype not in ACCEPTED_DATATYPES[kind]:
         raise MalformedRequestError(
-            f"{where}: datatype {datatype} does not fit a {kind} feature "
+            f"{_input(name)}: datatype {datatype} does not fit a {kind} feature "
             f"(send {METADATA_DATATYPES[kind]})"
         )
     values = _flat(tensor.get("data"), len(shape))
     if values is None:
-        raise MalformedRequestError(f"{where}: data must be a list laid out as its shape")
+        raise MalformedRequestError(f"{_input(name)}: data must be a list laid out as its shape")
     if len(values) != math.prod(shape):
         raise MalformedRequestError(
-            f"{where}: shape {shape} holds {math.prod(shape)} values, data has {len(values)}"
+            f"{_input(name)}: shape {shape} holds {math.prod(shape)} values, data has {len(values)}"
         )
     return name, values
 
@@ -116,14 +118,9 @@ def _is_row_shape(shape: object) -> TypeGuard[list[int]]:
     return len(shape) == 1 or (type(shape[1]) is int and shape[1] == 1)
 
 
-class _Where:
-    """`input "<name>"`, quoted when it is shown."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __str__(self) -> str:
-        return f"input {quoted(self.name)}"
+def _input(name: str) -> str:
+    """An input named in a message; made only for an error (quoting costs more than checking)."""
+    return f"input {quoted(name)}"
 
 
 def _flat(data: object, dimensions: int) -> list[Any] | None:
