@@ -14,7 +14,7 @@ from loanapp.reasons import principal_reasons, principal_reasons_of_rows
 from loanapp.settings import PredictApiSettings, load_settings
 from loanapp.validation import validate_request
 
-REPEATS = 5
+REPEATS = 20
 BATCH_ROWS = 100
 REASONS_STEP = "reasons of a decline"
 """What naming a declined row's reasons adds to its answer: the explainer's contributions from
@@ -50,9 +50,14 @@ class Timing:
 
 
 def best_seconds_per_call(call: Callable[[], object], repeats: int = REPEATS) -> float:
-    """Best of `repeats` timeit runs, each long enough (autorange) to be measured well."""
+    """Best of `repeats` timeit runs of about 50 ms each.
+
+    Many short runs rather than a few long ones: on a shared machine, the best of many is likelier
+    to fall in a quiet moment, which is what the code itself costs.
+    """
     timer = timeit.Timer(call)
-    number, _ = timer.autorange()
+    number, _ = timer.autorange()  # calls that take at least 0.2 s
+    number = max(1, number // 4)
     return min(timer.repeat(repeat=repeats, number=number)) / number
 
 

@@ -6,7 +6,7 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
-from bench.inprocess import REASONS_STEP, Timing
+from bench.inprocess import REASONS_STEP, REPEATS, Timing
 from bench.results import (
     API,
     EXPLAIN,
@@ -152,8 +152,8 @@ def _in_process_table(timings: Sequence[Timing]) -> str:
         "`validate_request` and `ServingModel.predict_proba` as the views call them, on the model "
         "built by `load_serving_model` (what the watcher calls), math threads limited as in the "
         f"workers; `{REASONS_STEP}` is what answering those rows as declines adds (their "
-        "explanation from what scoring computed, then the ranked reasons). Best of 5 timeit "
-        "repeats, one core.",
+        "explanation from what scoring computed, then the ranked reasons). Best of "
+        f"{REPEATS} timeit runs of about 50 ms, one core.",
         "",
         "| model | predictor | rows | step | µs per call | calls/s | rows/s |",
         "|---|---|---:|---|---:|---:|---:|",

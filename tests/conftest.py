@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from loanapp.request_records import RECORDER
 from loanapp.store.local import LocalFolderStore
 from loanapp.store.registry import ModelRegistry
 from loanapp.training.train import TrainingResult
@@ -35,6 +36,14 @@ def _signal_handling_restored() -> Iterator[None]:
     yield
     signal.signal = set_handler
     signal.signal(signal.SIGTERM, sigterm)
+
+
+@pytest.fixture(autouse=True)
+def _requests_recorded_within_their_test() -> Iterator[None]:
+    """The requests of an app built in a test are counted and logged before the test ends, not
+    a quarter second later by the records thread, into whatever output the next test captures."""
+    yield
+    RECORDER.drain()
 
 
 @pytest.fixture(scope="session")

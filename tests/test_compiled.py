@@ -9,11 +9,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
 from loanapp.artifacts import build_artifact, compute_version, load_model, read_compiled
-from loanapp.compiled import COMPILED_MEMBER, CompiledModel, LinearScorer, TreeScorer
+from loanapp.compiled import (
+    COMPILED_MEMBER,
+    PATTERN_TABLE_WIDTH,
+    CompiledModel,
+    LinearScorer,
+    TreeScorer,
+)
 from loanapp.errors import ArtifactFormatError
 from loanapp.predict_api.serving_model import load_serving_model
 from loanapp.schema import InputSchema
@@ -248,3 +255,23 @@ def test_one_row_at_a_time_equals_scikit_learn(
         np.testing.assert_allclose(
             compiled.predict_proba(columns, 1)[0], expected[index], rtol=0, atol=1e-12
         )
+
+
+def test_trees_too_large_for_pattern_tables_equal_scikit_learn(gbm: TrainingResult) -> None:
+    data = small_dataset()
+    pipeline = clone(load_model(gbm.artifact, gbm.version).estimator).set_params(
+        classifier__max_leaf_nodes=40, classifier__min_samples_leaf=5, classifier__max_iter=8
+    )
+    pipeline.fit(data.features, data.target)
+    compiled = compile_pipeline(pipeline, data.features)
+    assert compiled is not None
+    assert isinstance(compiled.scorer, TreeScorer)
+    assert compiled.scorer.width > PATTERN_TABLE_WIDTH  # its exit leaves come from the masks
+    sample = ALL_ROWS.head(300)
+    expected = pipeline.predict_proba(sample)
+    columns = {name: sample[name].tolist() for name in sample.columns}
+    np.testing.assert_allclose(
+        compiled.predict_proba(columns, len(sample)), expected, rtol=0, atol=1e-12
+    )
+    first = {name: values[:1] for name, values in columns.items()}
+    np.testing.assert_allclose(compiled.predict_proba(first, 1), expected[:1], rtol=0, atol=1e-12)

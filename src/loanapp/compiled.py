@@ -34,6 +34,7 @@ from loanapp.errors import ArtifactFormatError
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+PatternArray = npt.NDArray[np.unsignedinteger[Any]]
 COMPILED_MEMBER = "compiled.npz"
 _TREE_ARRAYS = ("feature", "threshold", "missing_left", "right_mask", "tree_starts", "leaf_values")
 _NODE_ARRAYS = _TREE_ARRAYS[:4]
@@ -42,6 +43,9 @@ _NODE_ARRAYS = _TREE_ARRAYS[:4]
 _COVER_ARRAYS = ("left_cover", "right_cover", "subtree_mask")
 _DESIGN_MEAN = "design_mean"
 _MAX_LEAVES = 64  # one uint64 mask per tree
+PATTERN_TABLE_WIDTH = 8
+"""Trees of at most this many internal nodes find their exit leaf in a table of every way through
+them (2**8 values per tree) instead of combining their nodes' masks."""
 # What reading malformed bytes raises: numpy, zipfile and json errors (an unknown compression,
 # an encrypted member and deep nesting are RuntimeErrors), and building from arrays that do not fit.
 _MALFORMED_ERRORS = (
@@ -86,9 +90,27 @@ class Encoder:
             [{category: index for index, category in enumerate(c)} for c in block.categories]
             for block in self.blocks
         ]
+        # The design as one term per feature, for one row in plain Python: (column, feature, mean,
+        # scale) of each number, (first column, feature, column by category) of each category.
+        self.number_columns: list[tuple[int, str, float, float]] = []
+        self.category_columns: list[tuple[int, str, dict[str, int]]] = []
+        offset = 0
+        for block, lookups in zip(self.blocks, self._lookups, strict=True):
+            if block.kind == "onehot":
+                for feature, lookup in zip(block.features, lookups, strict=True):
+                    self.category_columns.append((offset, feature, lookup))
+                    offset += len(lookup)
+                continue
+            means = block.mean if block.kind == "scaled" else (0.0,) * block.width
+            scales = block.scale if block.kind == "scaled" else (1.0,) * block.width
+            for feature, mean, scale in zip(block.features, means, scales, strict=True):
+                self.number_columns.append((offset, feature, mean, scale))
+                offset += 1
 
     def encode(self, columns: Mapping[str, Sequence[Any]], rows: int) -> FloatArray:
         """Design matrix (rows x width) for columns of already validated values."""
+        if rows == 1:
+            return self._encode_one(columns)
         design = np.zeros((rows, self.width), dtype=np.float64)
         flat = design.ravel()
         row_starts = np.arange(rows) * self.width
@@ -99,15 +121,10 @@ class Encoder:
                     block.features, lookups, block.categories, strict=True
                 ):
                     # Unknown categories encode as all zeros, as handle_unknown="ignore" does.
-                    if rows == 1:  # one request, one applicant: plain Python is quickest
-                        position = lookup.get(columns[feature][0])
-                        if position is not None:
-                            flat[offset + position] = 1.0
-                    else:
-                        column = columns[feature]
-                        index = np.fromiter((lookup.get(v, -1) for v in column), np.int64, rows)
-                        known = index >= 0
-                        flat[row_starts[known] + offset + index[known]] = 1.0
+                    column = columns[feature]
+                    index = np.fromiter((lookup.get(v, -1) for v in column), np.int64, rows)
+                    known = index >= 0
+                    flat[row_starts[known] + offset + index[known]] = 1.0
                     offset += len(categories)
                 continue
             values = np.array([columns[f] for f in block.features], dtype=np.float64).T
@@ -116,6 +133,18 @@ class Encoder:
             design[:, offset : offset + block.width] = values
             offset += block.width
         return design
+
+    def _encode_one(self, columns: Mapping[str, Sequence[Any]]) -> FloatArray:
+        """One row's design matrix, built in plain Python: numpy's per-call cost is larger than
+        the work. The same arithmetic in the same float64 as `encode` of many rows."""
+        values = [0.0] * self.width
+        for column, feature, mean, scale in self.number_columns:
+            values[column] = (columns[feature][0] - mean) / scale
+        for first, feature, lookup in self.category_columns:
+            position = lookup.get(columns[feature][0])
+            if position is not None:  # unknown categories encode as all zeros
+                values[first + position] = 1.0
+        return np.array([values])
 
     @cached_property
     def column_features(self) -> tuple[str, ...]:
@@ -190,19 +219,21 @@ class TreeScorer:
             if leaf_values.shape[1] <= 8 * t().itemsize
         )
         ends = [*tree_starts[1:].tolist(), len(feature)]
-        width = max(end - start for start, end in zip(tree_starts.tolist(), ends, strict=True))
+        width = max(
+            1, *(end - start for start, end in zip(tree_starts.tolist(), ends, strict=True))
+        )
         self.width = width  # most internal nodes of a tree: node positions of the layout
-        shape = (width, len(tree_starts))  # node position x tree: reduced over the first axis
+        shape = (len(tree_starts), width)  # tree x node position: a tree's nodes side by side
         self._feature = np.zeros(shape, dtype=np.int64)
         self._threshold = np.full(shape, np.inf)
         self._missing_left = np.ones(shape, dtype=np.bool_)
         self._masks = np.full(shape, np.iinfo(mask_type).max, dtype=mask_type)
         for tree, (start, end) in enumerate(zip(tree_starts.tolist(), ends, strict=True)):
             count = end - start
-            self._feature[:count, tree] = feature[start:end]
-            self._threshold[:count, tree] = threshold[start:end]
-            self._missing_left[:count, tree] = missing_left[start:end]
-            self._masks[:count, tree] = right_mask[start:end].astype(mask_type)
+            self._feature[tree, :count] = feature[start:end]
+            self._threshold[tree, :count] = threshold[start:end]
+            self._missing_left[tree, :count] = missing_left[start:end]
+            self._masks[tree, :count] = right_mask[start:end].astype(mask_type)
         self._leaf_offsets = np.arange(len(tree_starts)) * leaf_values.shape[1]
         self._flat_leaf_values = leaf_values.ravel()
         # Index of the lowest set bit of every possible mask, for masks of up to 16 leaves.
@@ -211,35 +242,69 @@ class TreeScorer:
             values = np.arange(1, int(np.iinfo(mask_type).max) + 1)
             self._lowest_bit = np.zeros(len(values) + 1, dtype=np.int64)
             self._lowest_bit[1:] = np.log2(values & -values).astype(np.int64)
+        # A row's way through a tree as one number (`patterns`), in the narrowest type that holds
+        # a bit per node position; small trees then find their exit leaf in a table of patterns.
+        pattern_type = next(
+            t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if width <= 8 * t().itemsize
+        )
+        self._positions = np.arange(width, dtype=pattern_type)
+        self._bits: npt.NDArray[Any] = (1 << self._positions).astype(pattern_type)
+        self._pattern_leaves: FloatArray | None = None
+        if width <= PATTERN_TABLE_WIDTH:
+            self._pattern_leaves = self._leaves_of_every_pattern()
+            self._pattern_offsets = np.arange(len(tree_starts)) * 2**width
 
     def goes_left(self, design: FloatArray) -> BoolArray:
-        """Whether each row goes left at each node: rows x node positions x trees.
+        """Whether each row goes left at each node: rows x trees x node positions.
 
         Position k of tree t is internal node `tree_starts[t] + k`; positions past a tree's last
         node are padding, and always go left.
         """
-        values = design[:, self._feature]  # rows x node positions x trees
+        values = design.take(self._feature, axis=1)
         goes_left = values <= self._threshold
-        if np.isnan(design).any():  # never after validation; kept for scikit-learn's semantics
+        # Never after validation; kept for scikit-learn's semantics. One sum is the cheapest test
+        # (it is also NaN for inf - inf, where the extra step changes nothing).
+        if math.isnan(design.sum()):
             goes_left |= np.isnan(values) & self._missing_left
         return goes_left
 
+    def patterns(self, design: FloatArray) -> PatternArray:
+        """Each row's way through each tree (rows x trees): bit k set where it goes left at
+        node position k. What the exit leaf, and a row's explanation, depend on."""
+        return np.asarray(self.goes_left(design).view(np.uint8) @ self._bits)
+
     def raw(self, design: FloatArray) -> FloatArray:
         """Sum of the trees' exit-leaf values per row, plus the baseline."""
-        return self.raw_from(self.goes_left(design))
+        return self.raw_from(self.patterns(design))
 
-    def raw_from(self, goes_left: BoolArray) -> FloatArray:
-        """`raw` from the rows' decisions at every node (as `goes_left` gives them)."""
+    def raw_from(self, patterns: PatternArray) -> FloatArray:
+        """`raw` from the rows' ways through the trees (as `patterns` gives them)."""
+        if self._pattern_leaves is not None:
+            leaves = self._pattern_leaves[self._pattern_offsets + patterns]
+        else:
+            goes_left = (patterns[..., None] >> self._positions) & 1
+            leaves = self._exit_leaf_values(goes_left.astype(np.bool_))
+        return np.asarray(self.baseline + leaves.sum(axis=1))
+
+    def _exit_leaf_values(self, goes_left: BoolArray) -> FloatArray:
+        """The value of each row's exit leaf of each tree (rows x trees)."""
         # Going left keeps every leaf (all bits set: 0 - 1 wraps round), going right the mask.
         keep_all = np.negative(goes_left.view(np.uint8).astype(self._masks.dtype, copy=False))
-        reachable = np.bitwise_and.reduce(self._masks | keep_all, axis=1)
+        reachable = np.bitwise_and.reduce(self._masks | keep_all, axis=2)
         if self._lowest_bit is not None:
             leaf = self._lowest_bit[reachable]
         else:
             wide = reachable.astype(np.uint64)
             leaf = np.log2((wide & (~wide + np.uint64(1))).astype(np.float64)).astype(np.int64)
-        leaves = self._flat_leaf_values[self._leaf_offsets + leaf]
-        return np.asarray(self.baseline + leaves.sum(axis=1))
+        return np.asarray(self._flat_leaf_values[self._leaf_offsets + leaf])
+
+    def _leaves_of_every_pattern(self) -> FloatArray:
+        """Exit-leaf values of every pattern of every tree, tree by tree (trees x patterns)."""
+        every = np.arange(2**self.width, dtype=self._bits.dtype)
+        goes_left = (every[:, None] >> self._positions & 1).astype(np.bool_)  # patterns x nodes
+        shape = (len(every), len(self.tree_starts), self.width)
+        values = self._exit_leaf_values(np.broadcast_to(goes_left[:, None, :], shape))
+        return np.ascontiguousarray(values.T).ravel()
 
 
 class Scored(NamedTuple):
@@ -248,14 +313,14 @@ class Scored(NamedTuple):
 
     probabilities: FloatArray  # rows x (negative, positive), like `predict_proba`
     design: FloatArray | None = None  # None when one row was scored in plain Python
-    goes_left: BoolArray | None = None  # trees: each row's way at each node (`goes_left`)
+    patterns: PatternArray | None = None  # trees: `TreeScorer.patterns`
 
     def take(self, rows: Sequence[int]) -> Scored:
         """The same for some of the rows, in the order given."""
         return Scored(
             self.probabilities[rows],
             None if self.design is None else self.design[rows],
-            None if self.goes_left is None else self.goes_left[rows],
+            None if self.patterns is None else self.patterns[rows],
         )
 
 
@@ -296,19 +361,21 @@ class CompiledModel:
 
     def predict_proba(self, columns: Mapping[str, Sequence[Any]], rows: int) -> FloatArray:
         """Probabilities of (negative, positive) class per row, like `predict_proba`."""
-        if rows == 1 and isinstance(self.scorer, LinearScorer):
-            return _one_row_probabilities(self._linear_one(columns))
-        return _probabilities(self.scorer.raw(self.encoder.encode(columns, rows)))
+        return self.score(columns, rows).probabilities
 
     def score(self, columns: Mapping[str, Sequence[Any]], rows: int) -> Scored:
         """`predict_proba`, with the arrays an explanation of the same rows can reuse."""
-        if rows == 1 and isinstance(self.scorer, LinearScorer):
-            return Scored(self.predict_proba(columns, rows))  # plain Python: nothing to reuse
+        if rows == 1 and isinstance(self.scorer, LinearScorer):  # plain Python: nothing to reuse
+            return Scored(_one_row_probabilities(self._linear_one(columns)))
         design = self.encoder.encode(columns, rows)
+        patterns = None
         if isinstance(self.scorer, LinearScorer):
-            return Scored(_probabilities(self.scorer.raw(design)), design)
-        goes_left = self.scorer.goes_left(design)
-        return Scored(_probabilities(self.scorer.raw_from(goes_left)), design, goes_left)
+            raw = self.scorer.raw(design)
+        else:
+            patterns = self.scorer.patterns(design)
+            raw = self.scorer.raw_from(patterns)
+        probabilities = _one_row_probabilities(float(raw[0])) if rows == 1 else _probabilities(raw)
+        return Scored(probabilities, design, patterns)
 
     def _linear_one(self, columns: Mapping[str, Sequence[Any]]) -> float:
         """Decision function of one row in plain Python: cheaper than numpy calls for one row."""
@@ -324,23 +391,17 @@ class CompiledModel:
     def linear_terms(self) -> LinearTerms:
         """The linear model as one term per feature, for one row in plain Python."""
         assert isinstance(self.scorer, LinearScorer)
-        numeric: list[tuple[str, float, float, float]] = []
-        categorical: list[tuple[str, dict[str, float]]] = []
         coef = self.scorer.coef.tolist()
-        offset = 0
-        for block in self.encoder.blocks:
-            if block.kind == "onehot":
-                for name, categories in zip(block.features, block.categories, strict=True):
-                    weights = coef[offset : offset + len(categories)]
-                    categorical.append((name, dict(zip(categories, weights, strict=True))))
-                    offset += len(categories)
-                continue
-            means = block.mean or (0.0,) * block.width
-            scales = block.scale or (1.0,) * block.width
-            for name, mean, scale in zip(block.features, means, scales, strict=True):
-                numeric.append((name, mean, scale, coef[offset]))
-                offset += 1
-        return LinearTerms(self.scorer.intercept, tuple(numeric), tuple(categorical))
+        encoder = self.encoder
+        numeric = tuple(
+            (name, mean, scale, coef[column])
+            for column, name, mean, scale in encoder.number_columns
+        )
+        categorical = tuple(
+            (name, {category: coef[first + at] for category, at in lookup.items()})
+            for first, name, lookup in encoder.category_columns
+        )
+        return LinearTerms(self.scorer.intercept, numeric, categorical)
 
     def to_bytes(self) -> bytes:
         """The arrays and layout as an .npz archive (no pickles)."""

@@ -114,10 +114,10 @@ class TreeExplainer:
         self, columns: Columns, rows: int, scored: Scored | None = None
     ) -> FloatArray:
         """SHAP values of the design columns, summed per feature."""
-        goes_left = None if scored is None else scored.goes_left
-        if goes_left is None:
-            goes_left = self._scorer.goes_left(self._encoder.encode(columns, rows))
-        return self.shap.contributions(goes_left)
+        patterns = None if scored is None else scored.patterns
+        if patterns is None:
+            patterns = self._scorer.patterns(self._encoder.encode(columns, rows))
+        return self.shap.contributions(patterns)
 
 
 def load_explainer(

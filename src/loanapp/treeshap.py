@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from loanapp.compiled import FloatArray, TreeScorer
+from loanapp.compiled import FloatArray, PatternArray, TreeScorer
 
 IntArray = npt.NDArray[np.int64]
 MaskArray = npt.NDArray[np.uint64]
@@ -241,33 +241,23 @@ class PathDependentShap:
         # A padding slot's values are exactly 0; they are counted in a spare last feature.
         lookup = np.append(np.asarray(column_feature, dtype=np.int64), features)
         self._slot_feature = lookup[self.paths.column]  # leaves x slots
-        # The bit of each node position, in the narrowest type that holds a whole pattern
-        # (patterns of tables, which need far fewer than 32 nodes, stay within int64 sums).
-        bits_type = next(
-            t
-            for t in (np.uint8, np.uint16, np.uint32, np.uint64)
-            if scorer.width <= 8 * t().itemsize
-        )
-        self._bits: npt.NDArray[Any] = (1 << np.arange(scorer.width)).astype(bits_type)
         pairs = len(scorer.tree_starts) * min(scorer.width, features)  # at most
         fits = max(pairs * 2**scorer.width * 8, combinations_bytes(self.paths)) <= MAX_TABLE_BYTES
         self.tables = (
             make_tables(self.paths, self._slot_feature, features, scorer.width) if fits else None
         )
 
-    def contributions(self, goes_left: BoolArray) -> FloatArray:
+    def contributions(self, patterns: PatternArray) -> FloatArray:
         """SHAP values per row and feature (rows x features) of rows that went the ways
-        `goes_left` gives (`TreeScorer.goes_left`); they add up to raw - base_value."""
+        `patterns` gives (`TreeScorer.patterns`); they add up to raw - base_value."""
         tables = self.tables
         if tables is None:
-            return self._evaluate(np.einsum("rpt,p->rt", goes_left.view(np.uint8), self._bits))
-        result = np.zeros((len(goes_left), self.features))
-        if len(goes_left) == 1:  # one applicant: one-dimensional calls are the cheapest
-            pattern = self._bits @ goes_left[0].view(np.uint8)  # per tree
-            values = tables.values.take(tables.offsets + pattern.take(tables.pair_tree))
+            return self._evaluate(patterns)
+        result = np.zeros((len(patterns), self.features))
+        if len(patterns) == 1:  # one applicant: one-dimensional calls are the cheapest
+            values = tables.values.take(tables.offsets + patterns[0].take(tables.pair_tree))
             result[0, tables.features] = np.add.reduceat(values, tables.starts)
             return result
-        patterns = np.einsum("rpt,p->rt", goes_left.view(np.uint8), self._bits)
         values = tables.values[tables.offsets + patterns[:, tables.pair_tree]]  # rows x pairs
         result[:, tables.features] = np.add.reduceat(values, tables.starts, axis=1)
         return result
