@@ -61,14 +61,20 @@ def log_decisions(
         )
 
 
-def score_rows(
-    serving: ServingModel, rows: ValidatedRows
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+def score_rows(serving: ServingModel, rows: ValidatedRows) -> tuple[list[list[float]], list[int]]:
     """Class probabilities and labels of validated rows, counted by version and decision."""
     probabilities = serving.predict_proba(rows.columns, rows.row_count)
+    if rows.row_count == 1:  # one applicant: plain Python is quicker than numpy's calls
+        row = probabilities[0].tolist()
+        label = serving.label(row)
+        declined = int(label == serving.positive_index)
+        RECORDER.rows_scored(
+            serving.version, declined, 1 - declined, (row[serving.positive_index],)
+        )
+        return [row], [label]
     labels = serving.labels(probabilities)
     count_scored(serving, probabilities, labels)
-    return probabilities, labels
+    return probabilities.tolist(), labels.tolist()
 
 
 def count_scored(

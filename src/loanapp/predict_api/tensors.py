@@ -13,8 +13,6 @@ from __future__ import annotations
 import math
 from typing import Any, Final, TypeGuard
 
-import numpy as np
-import numpy.typing as npt
 import orjson
 
 from loanapp.errors import MalformedRequestError, clip, quoted
@@ -154,8 +152,8 @@ def _requested_outputs(outputs: object) -> list[str]:
 
 def output_tensors(
     names: list[str],
-    probabilities: npt.NDArray[np.float64],
-    labels: npt.NDArray[np.int64],
+    probabilities: list[list[float]],
+    labels: list[int],
     reasons: list[Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The asked-for outputs: both class probabilities per row, the label per row, and (when
@@ -166,8 +164,8 @@ def output_tensors(
         PROBABILITIES: {
             "name": PROBABILITIES,
             "datatype": "FP64",
-            "shape": [rows, probabilities.shape[1]],
-            "data": probabilities.ravel(),
+            "shape": [rows, len(probabilities[0]) if rows else 2],
+            "data": [p for row in probabilities for p in row],
         },
         PREDICTION: {"name": PREDICTION, "datatype": "INT64", "shape": [rows], "data": labels},
     }

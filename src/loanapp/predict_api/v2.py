@@ -10,7 +10,6 @@ and a request the validator refuses is a 400, as the protocol has it, with the s
 
 from __future__ import annotations
 
-import numpy as np
 from flask import Blueprint, Response, current_app, request
 
 from loanapp import __version__
@@ -118,20 +117,22 @@ def infer(name: str, version: str | None = None) -> Response:
             "(tritonclient: set_data_from_numpy(..., binary_data=False))"
         )
     body = read_json_body(request, untyped_is_json=True)
+    state = _state()
     serving = _served(name, version)  # taken once: this request finishes on this model
-    schema = serving.metadata.input_schema
-    columns, outputs = input_columns(schema, body)
-    rows = validated_rows(serving, columns, single=False, max_rows=_state().settings.max_batch_rows)
+    columns, outputs = input_columns(serving.metadata.input_schema, body)
+    rows = validated_rows(serving, columns, single=False, max_rows=state.settings.max_batch_rows)
     reasons = None
     if REASONS in outputs:  # as /predict/batch answers: a decline's reasons, [] for the others
         batch = batch_answer(serving, rows, explain=False)
-        probabilities = np.asarray(batch["predict_proba"], dtype=np.float64)
-        labels = np.asarray(batch["predictions"], dtype=np.int64)
-        reasons = batch["reasons"]
+        probabilities, labels, reasons = (
+            batch["predict_proba"],
+            batch["predictions"],
+            batch["reasons"],
+        )
     else:
         probabilities, labels = score_rows(serving, rows)
     tensors = output_tensors(outputs, probabilities, labels, reasons)
-    log_decisions(_state().prediction_log, serving, rows, probabilities, labels, reasons)
+    log_decisions(state.prediction_log, serving, rows, probabilities, labels, reasons)
     answer: dict[str, object] = {
         "model_name": serving.metadata.name,
         "model_version": serving.version,
