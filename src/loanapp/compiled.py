@@ -9,10 +9,12 @@ scipy or pandas unless they must fall back. Results equal scikit-learn's to floa
 (~1e-15); a compiled model is only served after it reproduces the reference rows recorded at
 training time.
 
-Trees are evaluated with the QuickScorer scheme (Lucchese et al., SIGIR 2015): each tree's leaves
-are bits of a mask, every node whose test sends a row right clears the bits of the leaves in its
-left subtree, and the exit leaf is the lowest bit left standing. That turns the traversal of every
-tree for every row into a handful of vectorised operations.
+Trees are evaluated for all rows at once: every node's test on every row is one array comparison,
+and a row's tests at one tree, read as the bits of one number (its pattern), decide its exit leaf.
+Small trees (up to 8 internal nodes, as training makes them) look the leaf up in a table of every
+pattern made at load; larger ones use the QuickScorer scheme (Lucchese et al., SIGIR 2015): each
+tree's leaves are bits of a mask, every node whose test sends a row right clears the bits of the
+leaves in its left subtree, and the exit leaf is the lowest bit left standing.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ _COVER_ARRAYS = ("left_cover", "right_cover", "subtree_mask")
 _DESIGN_MEAN = "design_mean"
 _MAX_LEAVES = 64  # one uint64 mask per tree
 PATTERN_TABLE_WIDTH = 8
+_WORD_POSITIONS = 8  # node positions of a small tree in the layout: one 64-bit word of tests
+_GATHER_BYTE_BITS = np.uint64(0x0102040810204080)
 """Trees of at most this many internal nodes find their exit leaf in a table of every way through
 them (2**8 values per tree) instead of combining their nodes' masks."""
 # What reading malformed bytes raises: numpy, zipfile and json errors (an unknown compression,
@@ -211,8 +215,9 @@ class TreeScorer:
         self.leaf_values = leaf_values  # trees x widest tree's leaves, left to right
         self.baseline = baseline
         self.covers = covers  # None in compiled forms written before explanations
-        # Evaluation layout: every tree padded to the same number of nodes (padding always goes
-        # left and clears nothing), so all trees for all rows are a few whole-array operations.
+        # Evaluation layout: every tree padded to the same number of node positions (padding never
+        # goes left and clears nothing), so all trees for all rows are a few whole-array
+        # operations. Small trees get 8 positions: a row's tests at one tree fill one 64-bit word.
         mask_type = next(
             t
             for t in (np.uint8, np.uint16, np.uint32, np.uint64)
@@ -222,11 +227,12 @@ class TreeScorer:
         width = max(
             1, *(end - start for start, end in zip(tree_starts.tolist(), ends, strict=True))
         )
-        self.width = width  # most internal nodes of a tree: node positions of the layout
-        shape = (len(tree_starts), width)  # tree x node position: a tree's nodes side by side
+        self.width = width  # most internal nodes of a tree
+        positions = _WORD_POSITIONS if width <= _WORD_POSITIONS else width
+        shape = (len(tree_starts), positions)  # tree x node position: a tree's nodes side by side
         self._feature = np.zeros(shape, dtype=np.int64)
-        self._threshold = np.full(shape, np.inf)
-        self._missing_left = np.ones(shape, dtype=np.bool_)
+        self._threshold = np.full(shape, np.nan)  # nothing is <= NaN: padding never goes left
+        self._missing_left = np.zeros(shape, dtype=np.bool_)
         self._masks = np.full(shape, np.iinfo(mask_type).max, dtype=mask_type)
         for tree, (start, end) in enumerate(zip(tree_starts.tolist(), ends, strict=True)):
             count = end - start
@@ -247,7 +253,7 @@ class TreeScorer:
         pattern_type = next(
             t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if width <= 8 * t().itemsize
         )
-        self._positions = np.arange(width, dtype=pattern_type)
+        self._positions = np.arange(positions, dtype=pattern_type)
         self._bits: npt.NDArray[Any] = (1 << self._positions).astype(pattern_type)
         self._pattern_leaves: FloatArray | None = None
         if width <= PATTERN_TABLE_WIDTH:
@@ -258,10 +264,15 @@ class TreeScorer:
         """Whether each row goes left at each node: rows x trees x node positions.
 
         Position k of tree t is internal node `tree_starts[t] + k`; positions past a tree's last
-        node are padding, and always go left.
+        node are padding, and never go left.
         """
-        values = design.take(self._feature, axis=1)
-        goes_left = values <= self._threshold
+        # A row's tests at one tree side by side (`patterns` reads them as one word); for one row a
+        # flat take is the cheapest gather.
+        if len(design) == 1:
+            values = design[0].take(self._feature)[None]
+        else:
+            values = design.take(self._feature, axis=1)
+        goes_left: BoolArray = values <= self._threshold
         # Never after validation; kept for scikit-learn's semantics. One sum is the cheapest test
         # (it is also NaN for inf - inf, where the extra step changes nothing).
         if math.isnan(design.sum()):
@@ -271,7 +282,13 @@ class TreeScorer:
     def patterns(self, design: FloatArray) -> PatternArray:
         """Each row's way through each tree (rows x trees): bit k set where it goes left at
         node position k. What the exit leaf, and a row's explanation, depend on."""
-        return np.asarray(self.goes_left(design).view(np.uint8) @ self._bits)
+        goes_left = self.goes_left(design)
+        if goes_left.shape[2] != _WORD_POSITIONS:
+            return np.asarray(goes_left.view(np.uint8) @ self._bits)
+        # A tree's 8 tests (bytes of 0 or 1) read as one little-endian word; the multiplication
+        # moves byte k's bit to bit 56 + k, with no carries into those 8 bits.
+        words = goes_left.view("<u8")[..., 0]
+        return ((words * _GATHER_BYTE_BITS) >> np.uint64(56)).astype(np.uint8)
 
     def raw(self, design: FloatArray) -> FloatArray:
         """Sum of the trees' exit-leaf values per row, plus the baseline."""
@@ -302,7 +319,7 @@ class TreeScorer:
         """Exit-leaf values of every pattern of every tree, tree by tree (trees x patterns)."""
         every = np.arange(2**self.width, dtype=self._bits.dtype)
         goes_left = (every[:, None] >> self._positions & 1).astype(np.bool_)  # patterns x nodes
-        shape = (len(every), len(self.tree_starts), self.width)
+        shape = (len(every), len(self.tree_starts), len(self._positions))
         values = self._exit_leaf_values(np.broadcast_to(goes_left[:, None, :], shape))
         return np.ascontiguousarray(values.T).ravel()
 
