@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.preprocessing import FunctionTransformer
 
 from loanapp.artifacts import (
@@ -21,7 +22,7 @@ from loanapp.artifacts import (
     load_model,
     read_compiled,
 )
-from loanapp.compiled import COMPILED_MEMBER
+from loanapp.compiled import COMPILED_MEMBER, CompiledModel, TreeScorer
 from loanapp.errors import (
     ArtifactBehaviourError,
     ArtifactError,
@@ -30,6 +31,7 @@ from loanapp.errors import (
     UntrustedArtifactError,
 )
 from loanapp.store.registry import ModelRegistry
+from loanapp.training.compile import compile_pipeline
 from loanapp.training.data import Dataset, load_dataset
 from loanapp.training.options import TrainingOptions
 from loanapp.training.train import TrainingResult, train_model
@@ -347,3 +349,17 @@ def damage_blob(registry: ModelRegistry, version: str) -> str:
     tampered[len(tampered) // 2] ^= 0x01
     registry.store.put(blob, bytes(tampered))
     return compute_version(bytes(tampered))
+
+
+def larger_trees(gbm: TrainingResult) -> tuple[Any, CompiledModel]:
+    """The gbm pipeline refitted on the small sample with trees of up to 40 leaves (8 of them),
+    and its compiled form: trees far wider than training makes, for the paths meant for them."""
+    data = small_dataset()
+    pipeline = clone(load_model(gbm.artifact, gbm.version).estimator).set_params(
+        classifier__max_leaf_nodes=40, classifier__min_samples_leaf=5, classifier__max_iter=8
+    )
+    pipeline.fit(data.features, data.target)
+    compiled = compile_pipeline(pipeline, data.features)
+    assert compiled is not None
+    assert isinstance(compiled.scorer, TreeScorer)
+    return pipeline, compiled

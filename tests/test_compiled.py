@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
@@ -30,6 +29,7 @@ from loanapp.training.data import load_dataset
 from loanapp.training.pipelines import build_pipeline
 from loanapp.training.train import TrainingResult
 from tests.factories import (
+    larger_trees,
     npy_bytes,
     small_dataset,
     with_compiled_arrays,
@@ -258,13 +258,7 @@ def test_one_row_at_a_time_equals_scikit_learn(
 
 
 def test_trees_too_large_for_pattern_tables_equal_scikit_learn(gbm: TrainingResult) -> None:
-    data = small_dataset()
-    pipeline = clone(load_model(gbm.artifact, gbm.version).estimator).set_params(
-        classifier__max_leaf_nodes=40, classifier__min_samples_leaf=5, classifier__max_iter=8
-    )
-    pipeline.fit(data.features, data.target)
-    compiled = compile_pipeline(pipeline, data.features)
-    assert compiled is not None
+    pipeline, compiled = larger_trees(gbm)
     assert isinstance(compiled.scorer, TreeScorer)
     assert compiled.scorer.width > PATTERN_TABLE_WIDTH  # its exit leaves come from the masks
     sample = ALL_ROWS.head(300)

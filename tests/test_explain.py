@@ -25,7 +25,7 @@ from loanapp.training.compile import compile_pipeline
 from loanapp.training.data import load_dataset
 from loanapp.training.pipelines import UNUSED_FEATURES
 from loanapp.training.train import TrainingResult
-from tests.factories import small_dataset, without_explanation_data
+from tests.factories import larger_trees, small_dataset, without_explanation_data
 
 ALL_ROWS = load_dataset().features
 COLUMNS = {name: ALL_ROWS[name].tolist() for name in ALL_ROWS.columns}
@@ -170,13 +170,7 @@ def test_trees_too_large_for_tables_are_explained_per_request(
 
 def test_larger_deeper_trees_equal_the_shap_library(gbm: TrainingResult) -> None:
     shap = shap_library()
-    data = small_dataset()
-    pipeline = clone(load_model(gbm.artifact, gbm.version).estimator).set_params(
-        classifier__max_leaf_nodes=40, classifier__min_samples_leaf=5, classifier__max_iter=8
-    )
-    pipeline.fit(data.features, data.target)
-    compiled = compile_pipeline(pipeline, data.features)
-    assert compiled is not None
+    pipeline, compiled = larger_trees(gbm)
     assert isinstance(compiled.scorer, TreeScorer)
     assert compiled.scorer.width > 20  # far too many patterns for tables
     explainer = TreeExplainer(compiled, FEATURES)
