@@ -218,11 +218,7 @@ class TreeScorer:
         # Evaluation layout: every tree padded to the same number of node positions (padding never
         # goes left and clears nothing), so all trees for all rows are a few whole-array
         # operations. Small trees get 8 positions: a row's tests at one tree fill one 64-bit word.
-        mask_type = next(
-            t
-            for t in (np.uint8, np.uint16, np.uint32, np.uint64)
-            if leaf_values.shape[1] <= 8 * t().itemsize
-        )
+        mask_type = _narrowest_unsigned(leaf_values.shape[1])
         ends = [*tree_starts[1:].tolist(), len(feature)]
         width = max(
             1, *(end - start for start, end in zip(tree_starts.tolist(), ends, strict=True))
@@ -250,9 +246,7 @@ class TreeScorer:
             self._lowest_bit[1:] = np.log2(values & -values).astype(np.int64)
         # A row's way through a tree as one number (`patterns`), in the narrowest type that holds
         # a bit per node position; small trees then find their exit leaf in a table of patterns.
-        pattern_type = next(
-            t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if width <= 8 * t().itemsize
-        )
+        pattern_type = _narrowest_unsigned(width)
         self._positions = np.arange(positions, dtype=pattern_type)
         self._bits: npt.NDArray[Any] = (1 << self._positions).astype(pattern_type)
         self._pattern_leaves: FloatArray | None = None
@@ -322,6 +316,11 @@ class TreeScorer:
         shape = (len(every), len(self.tree_starts), len(self._positions))
         values = self._exit_leaf_values(np.broadcast_to(goes_left[:, None, :], shape))
         return np.ascontiguousarray(values.T).ravel()
+
+
+def _narrowest_unsigned(bits: int) -> type[np.unsignedinteger[Any]]:
+    """The narrowest unsigned integer type of at least `bits` bits (at most 64)."""
+    return next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if bits <= 8 * t().itemsize)
 
 
 class Scored(NamedTuple):
